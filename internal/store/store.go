@@ -1,0 +1,305 @@
+// Package store is the gateway's state: the hub's SCIM resources with their
+// unique indexes and group memberships, the links to remote accounts, the
+// per-app work queues that drive reconciliation, idempotency records, locks,
+// shared rate-limit buckets, small key/value state and the report log.
+//
+// The contract is stated here, in comments, and checked by one conformance
+// suite (package storetest) that every backend runs. Backends live in
+// subpackages: redis (production, shared by replicas) and bolt (embedded,
+// single process).
+//
+// General rules every backend follows:
+//   - Every method honours ctx and wraps errors with context; callers match
+//     the sentinel errors below with errors.Is.
+//   - Apply is atomic: a Write either happens whole or not at all, and a
+//     failed precondition leaves everything untouched.
+//   - Time is passed in by the caller (a "now" argument or absolute times),
+//     so leases, TTLs and retention follow the caller's clock, and tests can
+//     advance it.
+//   - Returned values are copies; callers may modify them freely.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Backends wrap them with context.
+var (
+	// ErrNotFound: the resource, link, record or lock does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique index value is already held by another resource,
+	// or a create names an id that already exists.
+	ErrConflict = errors.New("conflict")
+	// ErrVersionMismatch: a compare-and-set precondition failed.
+	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrLeaseLost: a queue ack or requeue came with a token that no longer
+	// holds the key (the lease expired and another worker claimed it, or the
+	// key was acknowledged already).
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrLocked: the lock is held by another owner.
+	ErrLocked = errors.New("locked")
+)
+
+// Kind is a resource type of the hub.
+type Kind string
+
+// The resource kinds the hub stores.
+const (
+	KindUser  Kind = "User"
+	KindGroup Kind = "Group"
+)
+
+// Index names. Values are compared case-insensitively: callers pass them
+// as they are and the store folds them (strings.ToLower) itself.
+const (
+	IndexUserName    = "userName"     // Users
+	IndexExternalID  = "externalId"   // Users and Groups
+	IndexEmail       = "emails.value" // Users; one entry per distinct email
+	IndexDisplayName = "displayName"  // Groups
+)
+
+// IndexKey is one unique index entry of a resource. Within one Kind, one
+// (Name, folded Value) pair belongs to at most one resource. A resource may
+// hold several keys of one index (several emails); duplicate keys in one
+// resource are allowed and collapse to one.
+type IndexKey struct {
+	Name  string `json:"n"`
+	Value string `json:"v"`
+}
+
+// Resource is a stored hub resource. Data holds the SCIM attributes as JSON
+// (without members for groups: membership lives in sets, see Write).
+type Resource struct {
+	Kind     Kind            `json:"kind"`
+	ID       string          `json:"id"`
+	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every write
+	Created  time.Time       `json:"created"`
+	Modified time.Time       `json:"modified"`
+	Origin   string          `json:"origin,omitempty"` // "idp" or "app:<name>"
+	Indexes  []IndexKey      `json:"indexes,omitempty"`
+	Data     json.RawMessage `json:"data"`
+}
+
+// Mark asks for (App, Key) to be reconciled at or after Due. Marking a key
+// that is already queued does not duplicate it: the earlier due time wins.
+// Marking a key that a worker holds makes it due again after that worker
+// acknowledges or requeues it (at the earlier of Due and the requeue time),
+// so no change is lost while a reconcile is in flight.
+type Mark struct {
+	App string    `json:"app"`
+	Key string    `json:"key"`
+	Due time.Time `json:"due"`
+}
+
+// Write is one atomic change to the hub. At most one of Put and Delete is
+// set; membership changes and marks may come alone or with either.
+type Write struct {
+	// Put creates or replaces a resource. ExpectVersion 0 means create: the
+	// id must not exist (else ErrConflict). ExpectVersion > 0 means replace:
+	// the stored version must equal it (else ErrVersionMismatch; ErrNotFound
+	// when missing). Index keys are replaced by Put.Indexes; a key held by
+	// another resource of the same kind fails the write with ErrConflict.
+	// The stored Version is assigned by the store; Put.Version is ignored.
+	Put           *Resource
+	ExpectVersion int64
+
+	// Delete removes a resource, its index keys, its memberships (both
+	// directions) and nothing else (links are the caller's). DeleteVersion
+	// > 0 makes it conditional (ErrVersionMismatch); missing is ErrNotFound.
+	Delete        *Ref
+	DeleteVersion int64
+
+	// Membership changes of one group: ids added to or removed from its
+	// member set, and the group id added to or removed from each member's
+	// group set. Adding a present member or removing an absent one is a
+	// no-op. Cost is O(len(changes)), whatever the group's size. The group
+	// must exist (ErrNotFound) unless it is created by Put in this Write.
+	// Members are not checked to exist: that is the caller's job.
+	Group         string
+	AddMembers    []string
+	RemoveMembers []string
+
+	// Marks are queued in the same atomic step.
+	Marks []Mark
+}
+
+// Ref names a resource.
+type Ref struct {
+	Kind Kind
+	ID   string
+}
+
+// Page is a slice of an ordered listing.
+type Page struct {
+	Resources []*Resource
+	Total     int
+}
+
+// Link ties a hub resource to its account in an app.
+type Link struct {
+	App      string `json:"app"`
+	Kind     Kind   `json:"kind"`
+	HubID    string `json:"hubId"`
+	RemoteID string `json:"remoteId"`
+	// Hash of the remote state after the last apply, as the target
+	// returned it, and that state itself, for drift reports.
+	Hash      string          `json:"hash,omitempty"`
+	State     json.RawMessage `json:"state,omitempty"`
+	AppliedAt time.Time       `json:"appliedAt"`
+	Status    string          `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
+	Error     string          `json:"error,omitempty"`
+}
+
+// Claim is a queue key handed to one worker until its lease ends.
+type Claim struct {
+	App      string
+	Key      string
+	Token    string // proves ownership in Ack and Requeue
+	Attempt  int    // how many times the key was requeued since it was last acked
+	LeaseEnd time.Time
+}
+
+// Lock is a held lock. Token is a fencing token: strictly increasing per
+// lock name across all acquisitions.
+type Lock struct {
+	Name    string
+	Owner   string
+	Token   int64
+	Expires time.Time
+}
+
+// ReportEntry is one provisioning action in the report log.
+type ReportEntry struct {
+	ID           string       `json:"id"` // assigned by the store; orders entries by Time
+	Time         time.Time    `json:"time"`
+	User         string       `json:"user,omitempty"` // end-user identifier (userName)
+	ResourceType string       `json:"resourceType,omitempty"`
+	ResourceID   string       `json:"resourceId,omitempty"`
+	App          string       `json:"app,omitempty"`
+	Operation    string       `json:"operation"`
+	Status       string       `json:"status"` // success, failure, skipped
+	Changes      []AttrChange `json:"changes,omitempty"`
+	HTTPStatus   int          `json:"httpStatus,omitempty"`
+	Detail       string       `json:"detail,omitempty"`
+	RequestID    string       `json:"requestId,omitempty"`
+	RunID        string       `json:"runId,omitempty"`
+	Attempt      int          `json:"attempt,omitempty"`
+}
+
+// AttrChange is one attribute's old and new value in a report entry.
+type AttrChange struct {
+	Attr string `json:"attr"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// ReportQuery selects report entries, newest first. Empty fields match all.
+// User and App are matched case-insensitively and are answered from indexes:
+// a query by user or by app reads only that user's or app's entries.
+// From is inclusive, To exclusive; zero means unbounded.
+type ReportQuery struct {
+	User      string
+	App       string
+	Operation string
+	Status    string
+	From      time.Time
+	To        time.Time
+	Cursor    string // from a previous page's next cursor; "" starts at the newest
+	Limit     int    // <= 0 means 100
+}
+
+// Store is the whole contract. Subsystems declare the slices they use.
+type Store interface {
+	// Get returns a resource by id.
+	Get(ctx context.Context, kind Kind, id string) (*Resource, error)
+	// Lookup returns the resource holding an index key (folded), or
+	// ErrNotFound. It reads the index, never scans.
+	Lookup(ctx context.Context, kind Kind, index, value string) (*Resource, error)
+	// List returns resources of a kind ordered by id, skipping offset,
+	// at most count of them, with the kind's total.
+	List(ctx context.Context, kind Kind, offset, count int) (Page, error)
+	// Apply performs one atomic Write and returns the stored resource when
+	// Put was set (nil otherwise).
+	Apply(ctx context.Context, w Write) (*Resource, error)
+
+	// Members returns a group's member ids (unordered).
+	Members(ctx context.Context, groupID string) ([]string, error)
+	// IsMember reports whether memberID is in the group, in O(1).
+	IsMember(ctx context.Context, groupID, memberID string) (bool, error)
+	// MemberCount returns the size of a group's member set.
+	MemberCount(ctx context.Context, groupID string) (int, error)
+	// GroupsOf returns the ids of the groups a resource is a member of.
+	GroupsOf(ctx context.Context, memberID string) ([]string, error)
+
+	// PutLink creates or replaces the link of (App, Kind, HubID); the
+	// reverse index RemoteID -> HubID is kept in step (a changed RemoteID
+	// drops the old reverse entry).
+	PutLink(ctx context.Context, l Link) error
+	GetLink(ctx context.Context, app string, kind Kind, hubID string) (*Link, error)
+	LinkByRemote(ctx context.Context, app string, kind Kind, remoteID string) (*Link, error)
+	DeleteLink(ctx context.Context, app string, kind Kind, hubID string) error
+	// Links lists an app's links of a kind ordered by HubID, after the
+	// given HubID ("" from the start), at most count.
+	Links(ctx context.Context, app string, kind Kind, after string, count int) ([]Link, error)
+
+	// Enqueue marks keys dirty outside a resource write (same semantics as
+	// Write.Marks).
+	Enqueue(ctx context.Context, marks ...Mark) error
+	// Claim hands out up to max keys of app that are due at now and not
+	// leased, each leased until now+lease. A key whose lease has ended is
+	// claimable again, with a new token. No key is ever held by two
+	// unexpired claims.
+	Claim(ctx context.Context, app string, now time.Time, lease time.Duration, max int) ([]Claim, error)
+	// Ack removes a claimed key from the queue, unless it was marked while
+	// claimed, in which case it becomes due again (at its mark's due time)
+	// with Attempt reset. A stale token is ErrLeaseLost.
+	Ack(ctx context.Context, c Claim) error
+	// Requeue returns a claimed key to the queue due at due, Attempt+1.
+	// A stale token is ErrLeaseLost.
+	Requeue(ctx context.Context, c Claim, due time.Time) error
+	// QueueLen counts an app's queued keys, leased or not.
+	QueueLen(ctx context.Context, app string) (int, error)
+
+	// PutIdempotency stores rec under key until now+ttl unless a live
+	// record exists; it returns the live record (and false) in that case,
+	// or rec and true when it stored it.
+	PutIdempotency(ctx context.Context, key string, rec []byte, now time.Time, ttl time.Duration) ([]byte, bool, error)
+	// GetIdempotency returns a live record or ErrNotFound.
+	GetIdempotency(ctx context.Context, key string, now time.Time) ([]byte, error)
+
+	// AcquireLock takes name for owner until now+ttl if it is free or its
+	// holder's lease ended (ErrLocked otherwise), with a new fencing token.
+	// An owner that holds the lock gets it extended, with the same token.
+	AcquireLock(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (Lock, error)
+	// ReleaseLock frees name if l still holds it (ErrLocked otherwise).
+	ReleaseLock(ctx context.Context, l Lock) error
+
+	// TakeToken takes one token from the bucket name, which refills at rate
+	// tokens per second up to burst. It returns 0 when a token was taken,
+	// or how long to wait before one will be (taking nothing).
+	TakeToken(ctx context.Context, name string, rate float64, burst int, now time.Time) (time.Duration, error)
+
+	// PutState and GetState keep small named values (app status, import
+	// checkpoints). GetState returns ErrNotFound when unset.
+	PutState(ctx context.Context, key string, value []byte) error
+	GetState(ctx context.Context, key string) ([]byte, error)
+
+	// AppendReport appends entries, assigning each an ID ordered by Time
+	// (entries at equal times are ordered by append order).
+	AppendReport(ctx context.Context, entries ...ReportEntry) error
+	// QueryReports returns up to q.Limit entries newest first, and the
+	// cursor of the next page ("" when there is none).
+	QueryReports(ctx context.Context, q ReportQuery) ([]ReportEntry, string, error)
+	// PruneReports removes entries older than before (zero: none by age)
+	// and then the oldest beyond maxCount (<= 0: no count limit),
+	// from the log and its indexes; it returns how many it removed.
+	PruneReports(ctx context.Context, before time.Time, maxCount int) (int, error)
+
+	// Ping checks the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	io.Closer
+}
