@@ -1,0 +1,217 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// These tests look inside the file: they check the costs and the cleanup
+// that the contract promises but cannot observe through its methods.
+
+// pagesWritten runs fn and returns how many pages its commits allocated.
+func pagesWritten(t *testing.T, s *Store, fn func()) int64 {
+	t.Helper()
+	before := s.db.Stats()
+	fn()
+	after := s.db.Stats()
+	return after.TxStats.GetPageCount() - before.TxStats.GetPageCount()
+}
+
+// TestMembershipChangeCostIsIndependentOfGroupSize: adding or removing one
+// member of a 20,000-member group rewrites a handful of pages (the B+tree
+// paths to the changed keys), not the group.
+func TestMembershipChangeCostIsIndependentOfGroupSize(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindGroup, ID: "big"}})
+	must(t, err)
+	const size, chunk = 20000, 5000
+	for start := 0; start < size; start += chunk {
+		ids := make([]string, 0, chunk)
+		for i := start; i < start+chunk; i++ {
+			ids = append(ids, fmt.Sprintf("user-%08d-%s", i, "0123456789abcdef"))
+		}
+		_, err := s.Apply(ctx, store.Write{Group: "big", AddMembers: ids})
+		must(t, err)
+	}
+	var groupPages int
+	must(t, s.db.View(func(tx *bbolt.Tx) error {
+		groupPages = nested(tx, bucketMem, []byte("big")).Stats().LeafPageN
+		return nil
+	}))
+
+	add := pagesWritten(t, s, func() {
+		_, err := s.Apply(ctx, store.Write{Group: "big", AddMembers: []string{"user-00010000-x"}})
+		must(t, err)
+	})
+	remove := pagesWritten(t, s, func() {
+		_, err := s.Apply(ctx, store.Write{Group: "big", RemoveMembers: []string{"user-00000042-0123456789abcdef"}})
+		must(t, err)
+	})
+	t.Logf("group of %d members spans %d leaf pages; add wrote %d pages, remove %d", size, groupPages, add, remove)
+	if add > 12 || remove > 12 {
+		t.Errorf("one membership change wrote %d (add) and %d (remove) pages; the group has %d leaf pages", add, remove, groupPages)
+	}
+	n, err := s.MemberCount(ctx, "big")
+	must(t, err)
+	if n != size {
+		t.Errorf("member count = %d, want %d", n, size)
+	}
+}
+
+// bucketKeys counts the keys (and nested buckets) of the bucket at path.
+func bucketKeys(t *testing.T, s *Store, top []byte, path ...[]byte) int {
+	t.Helper()
+	n := -1
+	must(t, s.db.View(func(tx *bbolt.Tx) error {
+		b := nested(tx, top, path...)
+		if b == nil {
+			return nil
+		}
+		n = 0
+		return b.ForEach(func(_, _ []byte) error {
+			n++
+			return nil
+		})
+	}))
+	return n
+}
+
+// TestDeleteDropsEmptyGroupSets: members that leave their last group, or
+// whose group is deleted, leave no empty bucket behind.
+func TestDeleteDropsEmptyGroupSets(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	for _, g := range []string{"g1", "g2"} {
+		_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindGroup, ID: g}, Group: g, AddMembers: []string{"u1", "u2"}})
+		must(t, err)
+	}
+	_, err := s.Apply(ctx, store.Write{Group: "g2", RemoveMembers: []string{"u2"}})
+	must(t, err)
+	_, err = s.Apply(ctx, store.Write{Delete: &store.Ref{Kind: store.KindGroup, ID: "g1"}})
+	must(t, err)
+	if n := bucketKeys(t, s, bucketGrp); n != 1 { // only u1, still in g2
+		t.Errorf("grp holds %d member sets, want 1", n)
+	}
+	if n := bucketKeys(t, s, bucketMem); n != 1 { // only g2
+		t.Errorf("mem holds %d group sets, want 1", n)
+	}
+}
+
+// TestIdempotencyGarbageIsCollectedLazily: each put removes a bounded
+// number of expired records, oldest first.
+func TestIdempotencyGarbageIsCollectedLazily(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	const n = 100
+	for i := range n {
+		_, stored, err := s.PutIdempotency(ctx, fmt.Sprintf("k%03d", i), []byte("r"), t0.Add(time.Duration(i)*time.Millisecond), time.Minute)
+		must(t, err)
+		if !stored {
+			t.Fatalf("put %d did not store", i)
+		}
+	}
+	later := t0.Add(time.Hour)
+	_, _, err := s.PutIdempotency(ctx, "fresh", []byte("r"), later, time.Minute)
+	must(t, err)
+	if got, want := bucketKeys(t, s, bucketIdem, subRec), n-idempotencySweep+1; got != want {
+		t.Errorf("after one put, %d records remain, want %d", got, want)
+	}
+	if _, err := s.GetIdempotency(ctx, fmt.Sprintf("k%03d", n-1), later); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired record not yet collected: %v, want ErrNotFound", err)
+	}
+	_, _, err = s.PutIdempotency(ctx, "fresh2", []byte("r"), later, time.Minute)
+	must(t, err)
+	if got := bucketKeys(t, s, bucketIdem, subRec); got != 2 {
+		t.Errorf("after two puts, %d records remain, want the 2 live ones", got)
+	}
+	if got := bucketKeys(t, s, bucketIdem, subExp); got != 2 {
+		t.Errorf("expiry index holds %d entries, want 2", got)
+	}
+}
+
+// TestPruneRemovesIndexEntries: pruned entries leave their user and app
+// indexes, and emptied indexes are dropped.
+func TestPruneRemovesIndexEntries(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	var entries []store.ReportEntry
+	for i := range 10 {
+		user := "Alice"
+		if i >= 6 {
+			user = "bob"
+		}
+		entries = append(entries, store.ReportEntry{
+			Time: t0.Add(time.Duration(i) * time.Second), User: user, App: "BitBucket",
+			Operation: "create", Status: "success",
+		})
+	}
+	must(t, s.AppendReport(ctx, entries...))
+	if got := bucketKeys(t, s, bucketReport, subUser, []byte("alice")); got != 6 {
+		t.Fatalf("user index of alice holds %d ids, want 6", got)
+	}
+
+	// By age: the first 6 (all of alice's) go.
+	n, err := s.PruneReports(ctx, t0.Add(6*time.Second), 0)
+	must(t, err)
+	if n != 6 {
+		t.Fatalf("pruned %d by age, want 6", n)
+	}
+	if got := bucketKeys(t, s, bucketReport, subUser, []byte("alice")); got != -1 {
+		t.Errorf("alice's emptied user index still exists with %d ids", got)
+	}
+	if got := bucketKeys(t, s, bucketReport, subApp, []byte("bitbucket")); got != 4 {
+		t.Errorf("app index holds %d ids, want 4", got)
+	}
+
+	// By count: keep the newest 1.
+	n, err = s.PruneReports(ctx, time.Time{}, 1)
+	must(t, err)
+	if n != 3 {
+		t.Fatalf("pruned %d by count, want 3", n)
+	}
+	if got := bucketKeys(t, s, bucketReport, subUser, []byte("bob")); got != 1 {
+		t.Errorf("bob's user index holds %d ids, want 1", got)
+	}
+	got, _, err := s.QueryReports(ctx, store.ReportQuery{})
+	must(t, err)
+	if len(got) != 1 || !got[0].Time.Equal(t0.Add(9*time.Second)) {
+		t.Errorf("after pruning, log = %+v, want only the newest entry", got)
+	}
+	var count int
+	must(t, s.db.View(func(tx *bbolt.Tx) error {
+		count = countOf(nested(tx, bucketReport, subLog))
+		return nil
+	}))
+	if count != 1 {
+		t.Errorf("log counter = %d, want 1", count)
+	}
+}
+
+// TestPruneLargeLogInBatches: a prune larger than one batch removes
+// everything it should across several transactions.
+func TestPruneLargeLogInBatches(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	total := pruneBatch*2 + 10
+	entries := make([]store.ReportEntry, total)
+	for i := range entries {
+		entries[i] = store.ReportEntry{Time: t0.Add(time.Duration(i) * time.Millisecond), App: "a", Operation: "op", Status: "success"}
+	}
+	must(t, s.AppendReport(ctx, entries...))
+	n, err := s.PruneReports(ctx, time.Time{}, 5)
+	must(t, err)
+	if n != total-5 {
+		t.Fatalf("pruned %d, want %d", n, total-5)
+	}
+	if got := bucketKeys(t, s, bucketReport, subApp, []byte("a")); got != 5 {
+		t.Errorf("app index holds %d ids, want 5", got)
+	}
+}

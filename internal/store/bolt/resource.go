@@ -1,0 +1,525 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// Get returns a resource by id.
+func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Resource, error) {
+	var r *store.Resource
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		r, err = getResource(tx, kind, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: get %s %q: %w", kind, id, err)
+	}
+	return r, nil
+}
+
+// Lookup returns the resource holding the folded index value.
+func (s *Store) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {
+	var r *store.Resource
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		folded := fold(value)
+		ib := nested(tx, bucketIdx, []byte(kind), []byte(index))
+		if ib == nil || folded == "" {
+			return store.ErrNotFound
+		}
+		id := ib.Get([]byte(folded))
+		if id == nil {
+			return store.ErrNotFound
+		}
+		var err error
+		if r, err = getResource(tx, kind, string(id)); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("index entry points at missing id %q", id)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: lookup %s %s %q: %w", kind, index, value, err)
+	}
+	return r, nil
+}
+
+// List returns resources of a kind in id order. The offset is skipped with
+// a cursor walk (O(offset)); the total is the kind's counter.
+func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error) {
+	var page store.Page
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := nested(tx, bucketRes, []byte(kind))
+		page.Total = countOf(b)
+		if b == nil || count <= 0 || offset >= page.Total {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.First()
+		for i := 0; k != nil && i < offset; i++ {
+			if i%4096 == 4095 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			k, v = c.Next()
+		}
+		page.Resources = make([]*store.Resource, 0, min(count, page.Total-max(offset, 0)))
+		for ; k != nil && len(page.Resources) < count; k, v = c.Next() {
+			r, err := decodeResource(v)
+			if err != nil {
+				return fmt.Errorf("id %q: %w", k, err)
+			}
+			page.Resources = append(page.Resources, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Page{}, fmt.Errorf("bolt store: list %s: %w", kind, err)
+	}
+	return page, nil
+}
+
+// Apply performs w in one read-write transaction: the version check, the
+// unique index checks and updates, the resource, both directions of the
+// membership changes and the marks either all commit or none does.
+func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
+	if err := validateWrite(&w); err != nil {
+		return nil, fmt.Errorf("bolt store: apply: %w", err)
+	}
+	var out *store.Resource
+	err := s.update(ctx, func(tx *bbolt.Tx) (bool, error) {
+		if w.Put != nil {
+			r, err := putResource(tx, w.Put, w.ExpectVersion)
+			if err != nil {
+				return false, err
+			}
+			out = r
+		}
+		if w.Delete != nil {
+			if err := deleteResource(tx, *w.Delete, w.DeleteVersion); err != nil {
+				return false, err
+			}
+		}
+		if w.Group != "" {
+			if err := changeMembers(tx, w.Group, w.AddMembers, w.RemoveMembers); err != nil {
+				return false, err
+			}
+		}
+		for _, m := range w.Marks {
+			if err := mark(tx, m); err != nil {
+				return false, err
+			}
+		}
+		changed := w.Put != nil || w.Delete != nil ||
+			len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0 || len(w.Marks) > 0
+		return changed, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: apply %s: %w", describeWrite(&w), err)
+	}
+	return out, nil
+}
+
+// validateWrite rejects writes the contract does not define, before any
+// transaction starts.
+func validateWrite(w *store.Write) error {
+	if w.Put != nil && w.Delete != nil {
+		return errors.New("write sets both Put and Delete")
+	}
+	if p := w.Put; p != nil {
+		if p.Kind == "" || p.ID == "" {
+			return fmt.Errorf("put needs a kind and an id, got %q %q", p.Kind, p.ID)
+		}
+		if w.ExpectVersion < 0 {
+			return fmt.Errorf("negative ExpectVersion %d", w.ExpectVersion)
+		}
+		for _, k := range p.Indexes {
+			if k.Name == "" {
+				return fmt.Errorf("index key with empty name (value %q)", k.Value)
+			}
+		}
+	}
+	if d := w.Delete; d != nil {
+		if d.Kind == "" || d.ID == "" {
+			return fmt.Errorf("delete needs a kind and an id, got %q %q", d.Kind, d.ID)
+		}
+		if w.DeleteVersion < 0 {
+			return fmt.Errorf("negative DeleteVersion %d", w.DeleteVersion)
+		}
+	}
+	if w.Group == "" && len(w.AddMembers)+len(w.RemoveMembers) > 0 {
+		return errors.New("membership change without a group")
+	}
+	if slices.Contains(w.AddMembers, "") || slices.Contains(w.RemoveMembers, "") {
+		return errors.New("empty member id")
+	}
+	for _, m := range w.Marks {
+		if err := validateMark(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func describeWrite(w *store.Write) string {
+	var parts []string
+	if w.Put != nil {
+		parts = append(parts, fmt.Sprintf("put %s %q", w.Put.Kind, w.Put.ID))
+	}
+	if w.Delete != nil {
+		parts = append(parts, fmt.Sprintf("delete %s %q", w.Delete.Kind, w.Delete.ID))
+	}
+	if w.Group != "" {
+		parts = append(parts, fmt.Sprintf("members of group %q", w.Group))
+	}
+	if len(w.Marks) > 0 {
+		parts = append(parts, fmt.Sprintf("%d marks", len(w.Marks)))
+	}
+	if len(parts) == 0 {
+		return "empty write"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func getResource(tx *bbolt.Tx, kind store.Kind, id string) (*store.Resource, error) {
+	b := nested(tx, bucketRes, []byte(kind))
+	if b == nil || id == "" {
+		return nil, store.ErrNotFound
+	}
+	v := b.Get([]byte(id))
+	if v == nil {
+		return nil, store.ErrNotFound
+	}
+	return decodeResource(v)
+}
+
+func putResource(tx *bbolt.Tx, p *store.Resource, expect int64) (*store.Resource, error) {
+	b, err := ensure(tx, bucketRes, []byte(p.Kind))
+	if err != nil {
+		return nil, err
+	}
+	key := []byte(p.ID)
+	old := b.Get(key)
+	var prev []store.IndexKey
+	version := int64(1)
+	switch {
+	case expect == 0 && old != nil:
+		return nil, fmt.Errorf("id exists: %w", store.ErrConflict)
+	case expect > 0 && old == nil:
+		return nil, store.ErrNotFound
+	case expect > 0:
+		stored, err := decodeResource(old)
+		if err != nil {
+			return nil, err
+		}
+		if stored.Version != expect {
+			return nil, fmt.Errorf("stored version is %d, expected %d: %w", stored.Version, expect, store.ErrVersionMismatch)
+		}
+		prev, version = stored.Indexes, stored.Version+1
+	}
+	r := &store.Resource{
+		Kind:     p.Kind,
+		ID:       p.ID,
+		Version:  version,
+		Created:  p.Created,
+		Modified: p.Modified,
+		Origin:   p.Origin,
+		Indexes:  slices.Clone(p.Indexes),
+	}
+	if len(p.Data) > 0 {
+		r.Data = bytes.Clone(p.Data)
+	}
+	if err := setIndexes(tx, p.Kind, p.ID, prev, r.Indexes); err != nil {
+		return nil, err
+	}
+	enc, err := encodeResource(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Put(key, enc); err != nil {
+		return nil, err
+	}
+	if old == nil {
+		if err := addCount(b, 1); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func deleteResource(tx *bbolt.Tx, ref store.Ref, expect int64) error {
+	b := nested(tx, bucketRes, []byte(ref.Kind))
+	if b == nil {
+		return store.ErrNotFound
+	}
+	key := []byte(ref.ID)
+	old := b.Get(key)
+	if old == nil {
+		return store.ErrNotFound
+	}
+	stored, err := decodeResource(old)
+	if err != nil {
+		return err
+	}
+	if expect > 0 && stored.Version != expect {
+		return fmt.Errorf("stored version is %d, expected %d: %w", stored.Version, expect, store.ErrVersionMismatch)
+	}
+	if err := setIndexes(tx, ref.Kind, ref.ID, stored.Indexes, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	if err := addCount(b, -1); err != nil {
+		return err
+	}
+	return dropMemberships(tx, ref)
+}
+
+// indexEntry is an index key with its value folded.
+type indexEntry struct{ name, value string }
+
+// foldIndexes folds, sorts and deduplicates index keys. Keys with an empty
+// value are dropped: an absent attribute claims nothing.
+func foldIndexes(keys []store.IndexKey) []indexEntry {
+	out := make([]indexEntry, 0, len(keys))
+	for _, k := range keys {
+		if v := fold(k.Value); v != "" {
+			out = append(out, indexEntry{k.Name, v})
+		}
+	}
+	slices.SortFunc(out, compareIndexEntry)
+	return slices.Compact(out)
+}
+
+// setIndexes moves the unique index entries of id from the keys in old to
+// the keys in next, failing with ErrConflict when another resource of the
+// kind holds one of next.
+func setIndexes(tx *bbolt.Tx, kind store.Kind, id string, old, next []store.IndexKey) error {
+	want, had := foldIndexes(next), foldIndexes(old)
+	idKey := []byte(id)
+	for _, e := range want {
+		ib, err := ensure(tx, bucketIdx, []byte(kind), []byte(e.name))
+		if err != nil {
+			return err
+		}
+		holder := ib.Get([]byte(e.value))
+		switch {
+		case holder == nil:
+			if err := ib.Put([]byte(e.value), idKey); err != nil {
+				return fmt.Errorf("index %s %q: %w", e.name, e.value, err)
+			}
+		case !bytes.Equal(holder, idKey):
+			return fmt.Errorf("%s %q is held by %s %q: %w", e.name, e.value, kind, holder, store.ErrConflict)
+		}
+	}
+	for _, e := range had {
+		if _, kept := slices.BinarySearchFunc(want, e, compareIndexEntry); kept {
+			continue
+		}
+		ib := nested(tx, bucketIdx, []byte(kind), []byte(e.name))
+		if ib == nil || !bytes.Equal(ib.Get([]byte(e.value)), idKey) {
+			continue
+		}
+		if err := ib.Delete([]byte(e.value)); err != nil {
+			return fmt.Errorf("index %s %q: %w", e.name, e.value, err)
+		}
+	}
+	return nil
+}
+
+func compareIndexEntry(a, b indexEntry) int {
+	if c := strings.Compare(a.name, b.name); c != 0 {
+		return c
+	}
+	return strings.Compare(a.value, b.value)
+}
+
+// fold is the case folding of index values, user and app names.
+func fold(s string) string { return strings.ToLower(s) }
+
+// changeMembers adds and removes members of group, both directions, in
+// O(len(add)+len(remove)) bucket operations.
+func changeMembers(tx *bbolt.Tx, group string, add, remove []string) error {
+	if b := nested(tx, bucketRes, []byte(store.KindGroup)); b == nil || b.Get([]byte(group)) == nil {
+		return fmt.Errorf("group: %w", store.ErrNotFound)
+	}
+	if len(add)+len(remove) == 0 {
+		return nil
+	}
+	gk := []byte(group)
+	groups := tx.Bucket(bucketGrp)
+	members := nested(tx, bucketMem, gk)
+	if len(add) > 0 {
+		var err error
+		if members, err = ensure(tx, bucketMem, gk); err != nil {
+			return err
+		}
+	}
+	if members == nil {
+		return nil // nothing to remove from a group that never had members
+	}
+	delta := 0
+	for _, m := range add {
+		mk := []byte(m)
+		if members.Get(mk) != nil {
+			continue
+		}
+		if err := members.Put(mk, empty); err != nil {
+			return fmt.Errorf("add member %q: %w", m, err)
+		}
+		of, err := groups.CreateBucketIfNotExists(mk)
+		if err != nil {
+			return fmt.Errorf("add member %q: %w", m, err)
+		}
+		if err := of.Put(gk, empty); err != nil {
+			return fmt.Errorf("add member %q: %w", m, err)
+		}
+		delta++
+	}
+	for _, m := range remove {
+		mk := []byte(m)
+		if members.Get(mk) == nil {
+			continue
+		}
+		if err := members.Delete(mk); err != nil {
+			return fmt.Errorf("remove member %q: %w", m, err)
+		}
+		if err := unlinkGroup(groups, mk, gk); err != nil {
+			return fmt.Errorf("remove member %q: %w", m, err)
+		}
+		delta--
+	}
+	return addCount(members, delta)
+}
+
+// unlinkGroup removes group from member's group set, and the set when it
+// empties.
+func unlinkGroup(groups *bbolt.Bucket, member, group []byte) error {
+	of := groups.Bucket(member)
+	if of == nil {
+		return nil
+	}
+	if err := of.Delete(group); err != nil {
+		return err
+	}
+	return deleteIfEmpty(groups, member)
+}
+
+// dropMemberships removes a deleted resource from the groups it belongs
+// to and, for a group, its own member set with the reverse entries.
+func dropMemberships(tx *bbolt.Tx, ref store.Ref) error {
+	id := []byte(ref.ID)
+	groups := tx.Bucket(bucketGrp)
+	if of := groups.Bucket(id); of != nil {
+		err := of.ForEach(func(g, _ []byte) error {
+			members := nested(tx, bucketMem, g)
+			if members == nil || members.Get(id) == nil {
+				return nil
+			}
+			if err := members.Delete(id); err != nil {
+				return err
+			}
+			return addCount(members, -1)
+		})
+		if err != nil {
+			return fmt.Errorf("leave groups: %w", err)
+		}
+		if err := groups.DeleteBucket(id); err != nil {
+			return fmt.Errorf("leave groups: %w", err)
+		}
+	}
+	if ref.Kind != store.KindGroup {
+		return nil
+	}
+	memTop := tx.Bucket(bucketMem)
+	members := memTop.Bucket(id)
+	if members == nil {
+		return nil
+	}
+	err := members.ForEach(func(m, _ []byte) error {
+		return unlinkGroup(groups, m, id)
+	})
+	if err != nil {
+		return fmt.Errorf("drop members: %w", err)
+	}
+	if err := memTop.DeleteBucket(id); err != nil {
+		return fmt.Errorf("drop members: %w", err)
+	}
+	return nil
+}
+
+// Members returns the member ids of a group (in id order).
+func (s *Store) Members(ctx context.Context, groupID string) ([]string, error) {
+	var ids []string
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := nested(tx, bucketMem, []byte(groupID))
+		if b == nil {
+			return nil
+		}
+		ids = make([]string, 0, countOf(b))
+		return b.ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: members of %q: %w", groupID, err)
+	}
+	return ids, nil
+}
+
+// IsMember reports whether memberID is in the group's member set.
+func (s *Store) IsMember(ctx context.Context, groupID, memberID string) (bool, error) {
+	var ok bool
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := nested(tx, bucketMem, []byte(groupID))
+		ok = b != nil && memberID != "" && b.Get([]byte(memberID)) != nil
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("bolt store: is %q a member of %q: %w", memberID, groupID, err)
+	}
+	return ok, nil
+}
+
+// MemberCount returns the size of a group's member set from its counter.
+func (s *Store) MemberCount(ctx context.Context, groupID string) (int, error) {
+	var n int
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		n = countOf(nested(tx, bucketMem, []byte(groupID)))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt store: member count of %q: %w", groupID, err)
+	}
+	return n, nil
+}
+
+// GroupsOf returns the ids of the groups memberID belongs to (in id order).
+func (s *Store) GroupsOf(ctx context.Context, memberID string) ([]string, error) {
+	var ids []string
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		b := nested(tx, bucketGrp, []byte(memberID))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: groups of %q: %w", memberID, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,330 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// resourceMeta is a resource without its version and data, as kept in the
+// "m" field of its hash. Data is kept apart, byte for byte, in "d", and the
+// version in "v", where the apply script checks and bumps it.
+type resourceMeta struct {
+	Kind     store.Kind       `json:"k"`
+	ID       string           `json:"i"`
+	Created  time.Time        `json:"c"`
+	Modified time.Time        `json:"m"`
+	Origin   string           `json:"o,omitempty"`
+	Indexes  []store.IndexKey `json:"x,omitempty"`
+}
+
+// decodeResource builds a resource from the v, m and d fields of its hash.
+func decodeResource(v, m, d any) (*store.Resource, error) {
+	vs, ok1 := v.(string)
+	ms, ok2 := m.(string)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("malformed resource record (%T, %T)", v, m)
+	}
+	version, err := strconv.ParseInt(vs, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("malformed resource version %q: %w", vs, err)
+	}
+	var meta resourceMeta
+	if err := json.Unmarshal([]byte(ms), &meta); err != nil {
+		return nil, fmt.Errorf("malformed resource metadata: %w", err)
+	}
+	r := &store.Resource{
+		Kind:     meta.Kind,
+		ID:       meta.ID,
+		Version:  version,
+		Created:  meta.Created,
+		Modified: meta.Modified,
+		Origin:   meta.Origin,
+		Indexes:  meta.Indexes,
+	}
+	if ds, _ := d.(string); ds != "" {
+		r.Data = json.RawMessage(ds)
+	}
+	return r, nil
+}
+
+// Get returns a resource by id.
+func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Resource, error) {
+	vals, err := s.c.HMGet(ctx, s.k.resource(string(kind), id), "v", "m", "d").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get %s %q: %w", kind, id, err)
+	}
+	if vals[0] == nil {
+		return nil, fmt.Errorf("redis store: get %s %q: %w", kind, id, store.ErrNotFound)
+	}
+	r, err := decodeResource(vals[0], vals[1], vals[2])
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get %s %q: %w", kind, id, err)
+	}
+	return r, nil
+}
+
+// Lookup returns the resource holding an index key, reading the index hash
+// and the resource in one script.
+func (s *Store) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {
+	vals, err := lookupScript.Run(ctx, s.c,
+		[]string{s.k.index(string(kind), index)},
+		fold(value), s.k.resourcePrefix(string(kind))).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, err)
+	}
+	if len(vals) != 3 {
+		return nil, fmt.Errorf("redis store: lookup %s %s %q: unexpected reply of %d values", kind, index, value, len(vals))
+	}
+	r, err := decodeResource(vals[0], vals[1], vals[2])
+	if err != nil {
+		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, err)
+	}
+	return r, nil
+}
+
+// List returns a page of a kind in id order: ZRANGE by rank over the kind's
+// id set (all scores equal, so ranks follow the ids' byte order), then the
+// page's resources, in one script.
+func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error) {
+	offset = max(offset, 0)
+	if count <= 0 {
+		n, err := s.c.ZCard(ctx, s.k.ids(string(kind))).Result()
+		if err != nil {
+			return store.Page{}, fmt.Errorf("redis store: list %s: %w", kind, err)
+		}
+		return store.Page{Resources: []*store.Resource{}, Total: int(n)}, nil
+	}
+	vals, err := listScript.Run(ctx, s.c, []string{s.k.ids(string(kind))},
+		offset, count, s.k.resourcePrefix(string(kind))).Slice()
+	if err != nil {
+		return store.Page{}, fmt.Errorf("redis store: list %s: %w", kind, err)
+	}
+	total, ok := vals[0].(int64)
+	if !ok || (len(vals)-1)%3 != 0 {
+		return store.Page{}, fmt.Errorf("redis store: list %s: malformed reply", kind)
+	}
+	page := store.Page{Total: int(total), Resources: make([]*store.Resource, 0, (len(vals)-1)/3)}
+	for i := 1; i < len(vals); i += 3 {
+		r, err := decodeResource(vals[i], vals[i+1], vals[i+2])
+		if err != nil {
+			return store.Page{}, fmt.Errorf("redis store: list %s: %w", kind, err)
+		}
+		page.Resources = append(page.Resources, r)
+	}
+	return page, nil
+}
+
+// Apply performs one Write in one script call (see applyScript).
+func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
+	what := describe(w)
+	if err := validateWrite(w); err != nil {
+		return nil, fmt.Errorf("redis store: apply %s: %w", what, err)
+	}
+	if w.Put == nil && w.Delete == nil && w.Group == "" && len(w.Marks) == 0 {
+		return nil, nil
+	}
+
+	op, kind, id, expect := "none", "", "", int64(0)
+	var data, meta string
+	var pairs [][2]string
+	switch {
+	case w.Put != nil:
+		op, kind, id, expect = "put", string(w.Put.Kind), w.Put.ID, w.ExpectVersion
+		m, err := json.Marshal(resourceMeta{
+			Kind: w.Put.Kind, ID: w.Put.ID, Created: w.Put.Created, Modified: w.Put.Modified,
+			Origin: w.Put.Origin, Indexes: w.Put.Indexes,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("redis store: apply %s: encode: %w", what, err)
+		}
+		meta, data = string(m), string(w.Put.Data)
+		pairs = foldIndexes(w.Put.Indexes)
+	case w.Delete != nil:
+		op, kind, id, expect = "delete", string(w.Delete.Kind), w.Delete.ID, w.DeleteVersion
+	}
+
+	target := s.k.queueTokens() // any key of the store when there is no target
+	if op != "none" {
+		target = s.k.resource(kind, id)
+	}
+	groupKey, groupMode := target, "check"
+	if w.Group != "" {
+		groupKey = s.k.resource(string(store.KindGroup), w.Group)
+		if w.Put != nil && w.Put.Kind == store.KindGroup && w.Put.ID == w.Group {
+			groupMode = "created"
+		}
+	}
+	keys := []string{target, s.k.ids(kind), groupKey}
+
+	args := make([]any, 0, 16+2*len(pairs)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
+	args = append(args, op, id, expect, data, meta, s.k.indexPrefix(kind), len(pairs))
+	for _, p := range pairs {
+		args = append(args, p[0], p[1])
+	}
+	args = append(args, w.Group, s.k.memberPrefix(), s.k.groupsPrefix(), groupMode, len(w.AddMembers))
+	for _, m := range w.AddMembers {
+		args = append(args, m)
+	}
+	args = append(args, len(w.RemoveMembers))
+	for _, m := range w.RemoveMembers {
+		args = append(args, m)
+	}
+	keys, markArgs := s.markArgs(keys, w.Marks)
+	args = append(args, len(w.Marks))
+	args = append(args, markArgs...)
+
+	version, err := applyScript.Run(ctx, s.c, keys, args...).Int64()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: apply %s: %w", what, scriptError(err))
+	}
+	if w.Put == nil {
+		return nil, nil
+	}
+	out := *w.Put
+	out.Version = version
+	out.Indexes = slices.Clone(w.Put.Indexes)
+	out.Data = slices.Clone(w.Put.Data)
+	return &out, nil
+}
+
+// markArgs appends a queue zset and meta hash per distinct app of marks to
+// keys, and returns the marks' script arguments: per mark, the app's
+// 1-based pair number, the key and the due time in ms.
+func (s *Store) markArgs(keys []string, marks []store.Mark) ([]string, []any) {
+	pair := map[string]int{}
+	args := make([]any, 0, 3*len(marks))
+	for _, m := range marks {
+		n, ok := pair[m.App]
+		if !ok {
+			n = len(pair) + 1
+			pair[m.App] = n
+			keys = append(keys, s.k.queue(m.App), s.k.queueMeta(m.App))
+		}
+		args = append(args, n, m.Key, ms(m.Due))
+	}
+	return keys, args
+}
+
+// foldIndexes returns the distinct (name, folded value) pairs of keys.
+func foldIndexes(keys []store.IndexKey) [][2]string {
+	out := make([][2]string, 0, len(keys))
+	seen := make(map[[2]string]bool, len(keys))
+	for _, k := range keys {
+		p := [2]string{k.Name, fold(k.Value)}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validateWrite rejects writes the contract does not describe.
+func validateWrite(w store.Write) error {
+	if w.Put != nil && w.Delete != nil {
+		return errors.New("both Put and Delete are set")
+	}
+	if w.Put != nil {
+		if w.Put.Kind == "" || w.Put.ID == "" {
+			return errors.New("put needs a kind and an id")
+		}
+		if w.ExpectVersion < 0 {
+			return fmt.Errorf("negative ExpectVersion %d", w.ExpectVersion)
+		}
+	}
+	if w.Delete != nil {
+		if w.Delete.Kind == "" || w.Delete.ID == "" {
+			return errors.New("delete needs a kind and an id")
+		}
+		if w.DeleteVersion < 0 {
+			return fmt.Errorf("negative DeleteVersion %d", w.DeleteVersion)
+		}
+		if w.Group != "" && w.Delete.Kind == store.KindGroup && w.Delete.ID == w.Group {
+			return errors.New("membership change of the group being deleted")
+		}
+	}
+	if w.Group == "" && (len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0) {
+		return errors.New("membership change without a group")
+	}
+	for _, id := range w.AddMembers {
+		if id == "" {
+			return errors.New("empty member id")
+		}
+		if slices.Contains(w.RemoveMembers, id) {
+			return fmt.Errorf("member %q both added and removed", id)
+		}
+	}
+	if slices.Contains(w.RemoveMembers, "") {
+		return errors.New("empty member id")
+	}
+	for _, m := range w.Marks {
+		if err := validateMark(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// describe names a write in errors.
+func describe(w store.Write) string {
+	switch {
+	case w.Put != nil && w.ExpectVersion == 0:
+		return fmt.Sprintf("create %s %q", w.Put.Kind, w.Put.ID)
+	case w.Put != nil:
+		return fmt.Sprintf("replace %s %q", w.Put.Kind, w.Put.ID)
+	case w.Delete != nil:
+		return fmt.Sprintf("delete %s %q", w.Delete.Kind, w.Delete.ID)
+	case w.Group != "":
+		return fmt.Sprintf("members of group %q", w.Group)
+	default:
+		return "marks"
+	}
+}
+
+// Members returns a group's member ids.
+func (s *Store) Members(ctx context.Context, groupID string) ([]string, error) {
+	ids, err := s.c.SMembers(ctx, s.k.members(groupID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: members of group %q: %w", groupID, err)
+	}
+	return ids, nil
+}
+
+// IsMember reports whether memberID is in the group (SISMEMBER, O(1)).
+func (s *Store) IsMember(ctx context.Context, groupID, memberID string) (bool, error) {
+	ok, err := s.c.SIsMember(ctx, s.k.members(groupID), memberID).Result()
+	if err != nil {
+		return false, fmt.Errorf("redis store: is %q a member of group %q: %w", memberID, groupID, err)
+	}
+	return ok, nil
+}
+
+// MemberCount returns the size of a group's member set.
+func (s *Store) MemberCount(ctx context.Context, groupID string) (int, error) {
+	n, err := s.c.SCard(ctx, s.k.members(groupID)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis store: member count of group %q: %w", groupID, err)
+	}
+	return int(n), nil
+}
+
+// GroupsOf returns the ids of the groups memberID belongs to.
+func (s *Store) GroupsOf(ctx context.Context, memberID string) ([]string, error) {
+	ids, err := s.c.SMembers(ctx, s.k.groupsOf(memberID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: groups of %q: %w", memberID, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,568 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every write that must be atomic is one Lua script: Redis runs a script
+// without interleaving any other command, and a script that returns an
+// error before its first write changes nothing. Scripts run through
+// redis.Script, which sends EVALSHA and falls back to EVAL when the server
+// has not cached the script yet.
+//
+// Scripts report a failed precondition with an error reply whose first word
+// is a code (see scriptCodes in store.go): CONFLICT, VERSION, NOTFOUND,
+// LEASELOST, LOCKED, GONE. Every check comes before the first write.
+//
+// Keys a script cannot know before it runs (the old index entries of a
+// resource, the members of a deleted group) are built in the script by
+// appending an id or an index name to a prefix passed in ARGV; those
+// prefixes come from keys.go and share the store's hash tag, so the keys
+// live in the same Cluster slot as the declared ones.
+//
+// Times are unix milliseconds, except the token bucket's refill time, in
+// unix microseconds (exact in a Lua double until the year 2255), and report
+// entry IDs, which start with the time in unix nanoseconds as a string.
+
+// luaQueue holds the queue helpers shared by the scripts that mark, claim
+// and settle queue keys.
+//
+// A queue key's metadata is "token|attempt|dirtyDue": token is empty while
+// the key waits and set while it is claimed; dirtyDue (empty when clean)
+// remembers the earliest due time of marks made while claimed.
+const luaQueue = `
+local function qget(meta, key)
+  local v = redis.call('HGET', meta, key)
+  if not v then return nil end
+  local tok, att, dirty = string.match(v, '^([^|]*)|([^|]*)|([^|]*)$')
+  return {tok = tok, att = tonumber(att), dirty = tonumber(dirty)}
+end
+
+local function qput(meta, key, m)
+  local dirty = ''
+  if m.dirty then dirty = string.format('%d', m.dirty) end
+  redis.call('HSET', meta, key, m.tok .. '|' .. string.format('%d', m.att) .. '|' .. dirty)
+end
+
+-- qmark queues key due at due (unix ms): a new key is added, a waiting key
+-- keeps the earlier due time, a claimed key is flagged dirty.
+local function qmark(q, meta, key, due)
+  local m = qget(meta, key)
+  if not m then
+    redis.call('ZADD', q, due, key)
+    qput(meta, key, {tok = '', att = 0})
+    return
+  end
+  if m.tok == '' then
+    local score = tonumber(redis.call('ZSCORE', q, key))
+    if score == nil or due < score then
+      redis.call('ZADD', q, due, key)
+    end
+    return
+  end
+  if m.dirty == nil or due < m.dirty then
+    m.dirty = due
+    qput(meta, key, m)
+  end
+end
+`
+
+// applyScript performs one store.Write.
+//
+// KEYS[1] the target resource hash of Put or Delete (any store key when neither)
+// KEYS[2] the target kind's id zset
+// KEYS[3] the resource hash of the group whose membership changes (any store key when none)
+// KEYS[4..] per marked app, in pairs: queue zset, queue meta hash
+//
+// ARGV, read in order:
+//
+//	op               "put", "delete" or "none"
+//	id               target id
+//	expect           expected version: Put.ExpectVersion (0 = create) or DeleteVersion (0 = any)
+//	data, meta       the resource's data and metadata JSON (put only)
+//	ixPrefix         index hash prefix of the target kind; the index name is appended
+//	n, n × (name, folded value)          the resource's new index keys (put only), distinct
+//	group, memberPrefix, groupsPrefix, groupMode
+//	                 group id ("" = no membership change); groupMode "created"
+//	                 when Put creates or replaces that group, "check" otherwise
+//	nAdd, nAdd × member id, nRemove, nRemove × member id
+//	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
+//
+// Returns the stored version for a put, 0 otherwise.
+// Errors, with nothing changed: "CONFLICT id" (create of an existing id),
+// "CONFLICT <index name>" (a key held by another resource), "VERSION <stored>",
+// "NOTFOUND resource", "NOTFOUND group".
+var applyScript = newScript(luaQueue + `
+local pos = 0
+local function nextArg() pos = pos + 1; return ARGV[pos] end
+
+local op, id, expect = nextArg(), nextArg(), tonumber(nextArg())
+local data, meta, ixPrefix = nextArg(), nextArg(), nextArg()
+local newIx = {}
+for _ = 1, tonumber(nextArg()) do
+  local name = nextArg()
+  newIx[#newIx + 1] = {name, nextArg()}
+end
+local group, memberPrefix, groupsPrefix, groupMode = nextArg(), nextArg(), nextArg(), nextArg()
+local adds, removes = {}, {}
+for _ = 1, tonumber(nextArg()) do adds[#adds + 1] = nextArg() end
+for _ = 1, tonumber(nextArg()) do removes[#removes + 1] = nextArg() end
+
+-- Checks: nothing is written before all of them pass.
+local stored = false
+if op ~= 'none' then stored = redis.call('HGET', KEYS[1], 'v') end
+local version = 0
+if op == 'put' then
+  if expect == 0 then
+    if stored then return redis.error_reply('CONFLICT id') end
+  else
+    if not stored then return redis.error_reply('NOTFOUND resource') end
+    if tonumber(stored) ~= expect then return redis.error_reply('VERSION ' .. stored) end
+  end
+  for _, p in ipairs(newIx) do
+    local owner = redis.call('HGET', ixPrefix .. p[1], p[2])
+    if owner and owner ~= id then return redis.error_reply('CONFLICT ' .. p[1]) end
+  end
+  version = (tonumber(stored) or 0) + 1
+elseif op == 'delete' then
+  if not stored then return redis.error_reply('NOTFOUND resource') end
+  if expect > 0 and tonumber(stored) ~= expect then return redis.error_reply('VERSION ' .. stored) end
+end
+if group ~= '' and groupMode ~= 'created' and redis.call('EXISTS', KEYS[3]) == 0 then
+  return redis.error_reply('NOTFOUND group')
+end
+
+-- dropIndexes removes the target's index entries that are not in keep.
+local function dropIndexes(keep)
+  local old = redis.call('HGET', KEYS[1], 'ix')
+  if not old then return end
+  for _, p in ipairs(cjson.decode(old)) do
+    if not (keep[p[1]] and keep[p[1]][p[2]]) then
+      local ix = ixPrefix .. p[1]
+      if redis.call('HGET', ix, p[2]) == id then redis.call('HDEL', ix, p[2]) end
+    end
+  end
+end
+
+if op == 'put' then
+  local keep = {}
+  for _, p in ipairs(newIx) do
+    keep[p[1]] = keep[p[1]] or {}
+    keep[p[1]][p[2]] = true
+  end
+  dropIndexes(keep)
+  for _, p in ipairs(newIx) do redis.call('HSET', ixPrefix .. p[1], p[2], id) end
+  local ixJSON = '[]'
+  if #newIx > 0 then ixJSON = cjson.encode(newIx) end
+  redis.call('HSET', KEYS[1], 'v', version, 'm', meta, 'd', data, 'ix', ixJSON)
+  redis.call('ZADD', KEYS[2], 0, id)
+elseif op == 'delete' then
+  dropIndexes({})
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], id)
+  for _, m in ipairs(redis.call('SMEMBERS', memberPrefix .. id)) do
+    redis.call('SREM', groupsPrefix .. m, id)
+  end
+  for _, g in ipairs(redis.call('SMEMBERS', groupsPrefix .. id)) do
+    redis.call('SREM', memberPrefix .. g, id)
+  end
+  redis.call('DEL', memberPrefix .. id, groupsPrefix .. id)
+end
+
+if group ~= '' then
+  for _, m in ipairs(adds) do
+    redis.call('SADD', memberPrefix .. group, m)
+    redis.call('SADD', groupsPrefix .. m, group)
+  end
+  for _, m in ipairs(removes) do
+    redis.call('SREM', memberPrefix .. group, m)
+    redis.call('SREM', groupsPrefix .. m, group)
+  end
+end
+
+for _ = 1, tonumber(nextArg()) do
+  local qi = tonumber(nextArg())
+  local key = nextArg()
+  qmark(KEYS[2 + 2 * qi], KEYS[3 + 2 * qi], key, tonumber(nextArg()))
+end
+return version
+`)
+
+// enqueueScript queues marks.
+//
+// KEYS, in pairs per app: queue zset, queue meta hash
+// ARGV, per mark: queue pair number (starting at 1), key, due ms
+// Returns the number of marks applied.
+var enqueueScript = newScript(luaQueue + `
+local n = 0
+for i = 1, #ARGV, 3 do
+  local qi = tonumber(ARGV[i])
+  qmark(KEYS[2 * qi - 1], KEYS[2 * qi], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  n = n + 1
+end
+return n
+`)
+
+// claimScript leases up to max keys that are visible at now.
+//
+// KEYS[1] queue zset, KEYS[2] queue meta hash, KEYS[3] token counter
+// ARGV[1] now ms, ARGV[2] lease end ms (> now), ARGV[3] max
+// Returns a flat array: key, token, attempt for each claimed key, in due order.
+//
+// A claimed key's score moves to its lease end, so it leaves the range
+// [-inf, now] and is visible again when the lease ends. A dirty flag whose
+// due time has come is cleared: this claim reconciles after the mark.
+var claimScript = newScript(luaQueue + `
+local now, leaseEnd, max = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local out = {}
+local n = 0
+while n < max do
+  local batch = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, max - n)
+  if #batch == 0 then break end
+  for _, key in ipairs(batch) do
+    local m = qget(KEYS[2], key) or {tok = '', att = 0}
+    m.tok = string.format('%d', redis.call('INCR', KEYS[3]))
+    if m.dirty and m.dirty <= now then m.dirty = nil end
+    qput(KEYS[2], key, m)
+    redis.call('ZADD', KEYS[1], leaseEnd, key)
+    n = n + 1
+    out[#out + 1] = key
+    out[#out + 1] = m.tok
+    out[#out + 1] = m.att
+  end
+end
+return out
+`)
+
+// ackScript ends a claim: the key leaves the queue, or, when it was marked
+// while claimed, waits again due at the mark's due time with attempt 0.
+//
+// KEYS[1] queue zset, KEYS[2] queue meta hash
+// ARGV[1] key, ARGV[2] token
+// Returns 1 when the key was queued again, 0 when it was removed.
+// Error "LEASELOST" when the token does not hold the key.
+var ackScript = newScript(luaQueue + `
+local m = qget(KEYS[2], ARGV[1])
+if not m or m.tok == '' or m.tok ~= ARGV[2] then return redis.error_reply('LEASELOST token does not hold the key') end
+if m.dirty then
+  redis.call('ZADD', KEYS[1], string.format('%d', m.dirty), ARGV[1])
+  qput(KEYS[2], ARGV[1], {tok = '', att = 0})
+  return 1
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 0
+`)
+
+// requeueScript ends a claim and queues the key again due at the earlier of
+// due and a mark made while it was claimed, one attempt further.
+//
+// KEYS[1] queue zset, KEYS[2] queue meta hash
+// ARGV[1] key, ARGV[2] token, ARGV[3] due ms
+// Returns the new attempt count.
+// Error "LEASELOST" when the token does not hold the key.
+var requeueScript = newScript(luaQueue + `
+local m = qget(KEYS[2], ARGV[1])
+if not m or m.tok == '' or m.tok ~= ARGV[2] then return redis.error_reply('LEASELOST token does not hold the key') end
+local due = tonumber(ARGV[3])
+if m.dirty and m.dirty < due then due = m.dirty end
+redis.call('ZADD', KEYS[1], string.format('%d', due), ARGV[1])
+qput(KEYS[2], ARGV[1], {tok = '', att = m.att + 1})
+return m.att + 1
+`)
+
+// lookupScript reads the resource holding an index key.
+//
+// KEYS[1] index hash
+// ARGV[1] folded value, ARGV[2] resource key prefix of the kind
+// Returns {version, meta, data}, or nil when the key is free.
+var lookupScript = newScript(`
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return nil end
+local r = redis.call('HMGET', ARGV[2] .. id, 'v', 'm', 'd')
+if not r[1] then return nil end
+return r
+`)
+
+// listScript reads one page of a kind in id order.
+//
+// KEYS[1] id zset of the kind
+// ARGV[1] offset, ARGV[2] count (> 0), ARGV[3] resource key prefix of the kind
+// Returns {total, then version, meta, data per resource}.
+var listScript = newScript(`
+local out = {redis.call('ZCARD', KEYS[1])}
+local first = tonumber(ARGV[1])
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1)) do
+  local r = redis.call('HMGET', ARGV[3] .. id, 'v', 'm', 'd')
+  if r[1] then
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2]
+    out[#out + 1] = r[3]
+  end
+end
+return out
+`)
+
+// putLinkScript creates or replaces a link and keeps its reverse entry in step.
+//
+// KEYS[1] hub -> link JSON hash, KEYS[2] hub -> remote id hash,
+// KEYS[3] remote id -> hub hash, KEYS[4] hub id zset
+// ARGV[1] hub id, ARGV[2] remote id ("" = none), ARGV[3] link JSON
+// Returns 1.
+var putLinkScript = newScript(`
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old and old ~= ARGV[2] and redis.call('HGET', KEYS[3], old) == ARGV[1] then
+  redis.call('HDEL', KEYS[3], old)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[1]) end
+redis.call('ZADD', KEYS[4], 0, ARGV[1])
+return 1
+`)
+
+// deleteLinkScript removes a link and its reverse entry.
+//
+// KEYS as putLinkScript; ARGV[1] hub id
+// Returns 1. Error "NOTFOUND link" when there is no link.
+var deleteLinkScript = newScript(`
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old then return redis.error_reply('NOTFOUND link') end
+if old ~= '' and redis.call('HGET', KEYS[3], old) == ARGV[1] then redis.call('HDEL', KEYS[3], old) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return 1
+`)
+
+// linkByRemoteScript reads the link holding a remote id.
+//
+// KEYS[1] hub -> link JSON hash, KEYS[2] remote id -> hub hash
+// ARGV[1] remote id
+// Returns the link JSON, or nil.
+var linkByRemoteScript = newScript(`
+local hub = redis.call('HGET', KEYS[2], ARGV[1])
+if not hub then return nil end
+return redis.call('HGET', KEYS[1], hub)
+`)
+
+// linksScript reads a page of links in hub id order.
+//
+// KEYS[1] hub -> link JSON hash, KEYS[2] hub id zset
+// ARGV[1] lower bound for ZRANGE BYLEX ("-" or "(<after>"), ARGV[2] count (> 0)
+// Returns the link JSONs.
+var linksScript = newScript(`
+local out = {}
+for _, hub in ipairs(redis.call('ZRANGE', KEYS[2], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, ARGV[2])) do
+  local doc = redis.call('HGET', KEYS[1], hub)
+  if doc then out[#out + 1] = doc end
+end
+return out
+`)
+
+// putIdempotencyScript stores a record unless a live one exists.
+//
+// KEYS[1] record hash {r: record, e: expiry ms}
+// ARGV[1] record, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] garbage-collection TTL ms
+// Returns {1} when stored, {0, live record} otherwise.
+var putIdempotencyScript = newScript(`
+local h = redis.call('HMGET', KEYS[1], 'r', 'e')
+if h[1] and tonumber(h[2]) > tonumber(ARGV[2]) then return {0, h[1]} end
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'e', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {1}
+`)
+
+// acquireLockScript takes or extends a lock.
+//
+// KEYS[1] lock hash {o: owner, t: token, e: expiry ms}, KEYS[2] fencing counter
+// ARGV[1] owner, ARGV[2] now ms, ARGV[3] expiry ms, ARGV[4] garbage-collection TTL ms
+// Returns the fencing token (a decimal string): the holder's own when owner
+// holds a live lease, a new one from the counter otherwise.
+// Error "LOCKED <holder>" when another owner holds a live lease.
+var acquireLockScript = newScript(`
+local l = redis.call('HMGET', KEYS[1], 'o', 't', 'e')
+local live = l[1] and tonumber(l[3]) > tonumber(ARGV[2])
+if live and l[1] ~= ARGV[1] then return redis.error_reply('LOCKED held by ' .. l[1]) end
+local token = l[2]
+if not live then token = string.format('%d', redis.call('INCR', KEYS[2])) end
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 't', token, 'e', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return token
+`)
+
+// releaseLockScript frees a lock held by owner with token.
+//
+// KEYS[1] lock hash
+// ARGV[1] owner, ARGV[2] token
+// Returns 1. Error "GONE" when the lock is not held at all, "LOCKED" when
+// another owner or another acquisition holds it.
+var releaseLockScript = newScript(`
+local l = redis.call('HMGET', KEYS[1], 'o', 't')
+if not l[1] then return redis.error_reply('GONE lock is not held') end
+if l[1] ~= ARGV[1] or l[2] ~= ARGV[2] then return redis.error_reply('LOCKED held by ' .. l[1]) end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// takeTokenScript takes one token from a bucket.
+//
+// KEYS[1] bucket hash {n: tokens, t: last refill µs}
+// ARGV[1] rate (tokens/s), ARGV[2] burst, ARGV[3] now µs, ARGV[4] garbage-collection TTL ms
+// Returns 0 when a token was taken, or the wait in nanoseconds until one will be.
+//
+// A missing bucket is full. A now older than the last refill (a replica
+// whose clock lags) refills nothing and does not move the refill time back.
+var takeTokenScript = newScript(`
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local b = redis.call('HMGET', KEYS[1], 'n', 't')
+local tokens, last = burst, now
+if b[1] then
+  tokens, last = tonumber(b[1]), tonumber(b[2])
+  if now > last then
+    tokens = tokens + (now - last) * rate / 1e6
+    last = now
+  end
+end
+if tokens > burst then tokens = burst end
+local wait = 0
+if tokens >= 1 - 1e-9 then
+  tokens = math.max(tokens - 1, 0)
+else
+  wait = math.ceil((1 - tokens) * 1e9 / rate)
+end
+redis.call('HSET', KEYS[1], 'n', string.format('%.17g', tokens), 't', string.format('%d', last))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return wait
+`)
+
+// The report log is ordered by entry ID, "<time>-<seq>": the entry's time
+// as 19 zero-padded digits of unix nanoseconds, and a 16-digit sequence
+// number from a counter, so byte order is (Time, append order). Sorted sets
+// with every score 0 hold the IDs: one for the whole log and one per folded
+// user and per folded app. A hash maps each ID to its record: a JSON header
+// [user, app, operation, status] (folded user and app), a newline, and the
+// entry JSON.
+
+// appendReportScript appends entries to the report log and its indexes.
+//
+// KEYS[1] record hash, KEYS[2] log zset, KEYS[3] sequence counter, KEYS[4..] index zsets
+// ARGV, 4 values per entry: time key (19 digits), user index number (0 = none,
+// else the zset is KEYS[3 + n]), app index number (likewise), record.
+// Returns the assigned IDs.
+var appendReportScript = newScript(`
+local ids = {}
+for i = 1, #ARGV, 4 do
+  local id = ARGV[i] .. '-' .. string.format('%016d', redis.call('INCR', KEYS[3]))
+  redis.call('HSET', KEYS[1], id, ARGV[i + 3])
+  redis.call('ZADD', KEYS[2], 0, id)
+  for _, n in ipairs({tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])}) do
+    if n > 0 then redis.call('ZADD', KEYS[3 + n], 0, id) end
+  end
+  ids[#ids + 1] = id
+end
+return ids
+`)
+
+// queryReportsScript walks the log or an index newest first and returns the
+// entries that match, examining at most a budget of entries.
+//
+// KEYS[1] record hash, KEYS[2] zset walked (the log or an index)
+// ARGV[1] upper bound for ZREVRANGEBYLEX ("+" or "(<id or time key>")
+// ARGV[2] lower bound ("-" or "[<time key>")
+// ARGV[3] matches wanted, ARGV[4] budget of entries examined
+// ARGV[5] folded user, ARGV[6] folded app, ARGV[7] operation, ARGV[8] status ("" = any;
+// the caller leaves out what the walked index implies)
+// Returns {resume, then id, entry JSON per match}: resume is the upper
+// bound to continue from, or "" when the walk reached the lower bound.
+var queryReportsScript = newScript(`
+local want, budget = tonumber(ARGV[3]), tonumber(ARGV[4])
+local filtered = ARGV[5] ~= '' or ARGV[6] ~= '' or ARGV[7] ~= '' or ARGV[8] ~= ''
+local out = {''}
+local upper, seen, found = ARGV[1], 0, 0
+local function matches(header)
+  if not filtered then return true end
+  local h = cjson.decode(header)
+  return (ARGV[5] == '' or h[1] == ARGV[5]) and (ARGV[6] == '' or h[2] == ARGV[6])
+    and (ARGV[7] == '' or h[3] == ARGV[7]) and (ARGV[8] == '' or h[4] == ARGV[8])
+end
+while true do
+  -- Unfiltered, every entry matches: fetch no more than wanted.
+  local n = math.min(budget - seen, 128)
+  if not filtered then n = math.min(n, want - found) end
+  local batch = redis.call('ZREVRANGEBYLEX', KEYS[2], upper, ARGV[2], 'LIMIT', 0, n)
+  for _, id in ipairs(batch) do
+    seen = seen + 1
+    upper = '(' .. id
+    local rec = redis.call('HGET', KEYS[1], id)
+    if rec then
+      local nl = string.find(rec, '\n', 1, true)
+      if matches(string.sub(rec, 1, nl - 1)) then
+        out[#out + 1] = id
+        out[#out + 1] = string.sub(rec, nl + 1)
+        found = found + 1
+        if found >= want then
+          out[1] = upper
+          return out
+        end
+      end
+    end
+  end
+  if #batch < n then return out end
+  if seen >= budget then
+    out[1] = upper
+    return out
+  end
+end
+`)
+
+// pruneReportsScript removes up to a chunk of report entries: those older
+// than a time first, then, within what is left of the chunk, the oldest
+// beyond a count; each from the record hash, the log and its user and app
+// indexes.
+//
+// KEYS[1] record hash, KEYS[2] log zset
+// ARGV[1] exclusive upper bound of the entries too old ("(<time key>", "" = no age limit)
+// ARGV[2] max count (0 = none), ARGV[3] chunk
+// ARGV[4] user index key prefix, ARGV[5] app index key prefix (the folded name is appended)
+// Returns the number of entries removed; fewer than chunk means done.
+var pruneReportsScript = newScript(`
+local chunk = tonumber(ARGV[3])
+local function remove(ids)
+  for _, id in ipairs(ids) do
+    local rec = redis.call('HGET', KEYS[1], id)
+    if rec then
+      local h = cjson.decode(string.sub(rec, 1, string.find(rec, '\n', 1, true) - 1))
+      if h[1] ~= '' then redis.call('ZREM', ARGV[4] .. h[1], id) end
+      if h[2] ~= '' then redis.call('ZREM', ARGV[5] .. h[2], id) end
+      redis.call('HDEL', KEYS[1], id)
+    end
+    redis.call('ZREM', KEYS[2], id)
+  end
+  return #ids
+end
+local removed = 0
+if ARGV[1] ~= '' then
+  removed = remove(redis.call('ZRANGEBYLEX', KEYS[2], '-', ARGV[1], 'LIMIT', 0, chunk))
+end
+local maxCount = tonumber(ARGV[2])
+if removed < chunk and maxCount > 0 then
+  local excess = math.min(redis.call('ZCARD', KEYS[2]) - maxCount, chunk - removed)
+  if excess > 0 then removed = removed + remove(redis.call('ZRANGE', KEYS[2], 0, excess - 1)) end
+end
+return removed
+`)
+
+// scripts holds every script with its source, for tests that inspect
+// them or load them ahead.
+var scripts []struct {
+	src    string
+	script *redis.Script
+}
+
+func newScript(src string) *redis.Script {
+	s := redis.NewScript(src)
+	scripts = append(scripts, struct {
+		src    string
+		script *redis.Script
+	}{src, s})
+	return s
+}

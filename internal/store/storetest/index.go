@@ -1,0 +1,296 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+func indexTests() []test {
+	return []test{
+		{"LookupEachIndex", testLookupEachIndex},
+		{"CaseFolding", testCaseFolding},
+		{"UniquePerIndex", testUniquePerIndex},
+		{"ConflictChangesNothing", testConflictChangesNothing},
+		{"ReplaceFreesOldKeys", testReplaceFreesOldKeys},
+		{"ReplaceKeepsOwnKeys", testReplaceKeepsOwnKeys},
+		{"SeveralEmails", testSeveralEmails},
+		{"DuplicateKeysCollapse", testDuplicateKeysCollapse},
+		{"SameValueAcrossKindsAndIndexes", testSameValueAcrossKinds},
+		{"DeleteFreesKeys", testDeleteFreesKeys},
+	}
+}
+
+// testLookupEachIndex: every index name resolves, within its kind only.
+func testLookupEachIndex(t *testing.T, s store.Store) {
+	mustCreate(t, s, withExternalID(newUser("u1", "alice", "alice@example.com", "a.smith@example.com"), "okta-1"))
+	mustCreate(t, s, withExternalID(newGroup("g1", "Engineering"), "okta-g1"))
+
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "okta-1", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "alice@example.com", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "a.smith@example.com", "u1")
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "Engineering", "g1")
+	wantLookup(t, s, store.KindGroup, store.IndexExternalID, "okta-g1", "g1")
+
+	r, err := s.Lookup(t.Context(), store.KindUser, store.IndexUserName, "alice")
+	noErr(t, err, "lookup")
+	want := withExternalID(newUser("u1", "alice", "alice@example.com", "a.smith@example.com"), "okta-1")
+	want.Version = 1
+	checkResource(t, "looked-up resource", r, want)
+
+	wantNoLookup(t, s, store.KindGroup, store.IndexUserName, "alice")
+	wantNoLookup(t, s, store.KindGroup, store.IndexExternalID, "okta-1")
+	wantNoLookup(t, s, store.KindUser, store.IndexDisplayName, "Engineering")
+	wantNoLookup(t, s, store.KindUser, store.IndexExternalID, "okta-g1")
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "bob")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "alice")
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "alice@example.com")
+}
+
+// testCaseFolding: values are folded with strings.ToLower on write and on
+// lookup, Unicode included, so a case variant is the same key.
+func testCaseFolding(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newUser("u1", "Alice@X.com", "ÉMILIE@Example.COM"))
+
+	for _, v := range []string{"Alice@X.com", "alice@x.com", "ALICE@X.COM", "aLiCe@x.CoM"} {
+		wantLookup(t, s, store.KindUser, store.IndexUserName, v, "u1")
+	}
+	for _, v := range []string{"émilie@example.com", "ÉMILIE@EXAMPLE.COM", "Émilie@example.com"} {
+		wantLookup(t, s, store.KindUser, store.IndexEmail, v, "u1")
+	}
+	_, err := s.Apply(ctx, store.Write{Put: newUser("u2", "alice@x.com")})
+	wantErr(t, err, store.ErrConflict, "create with a case variant of a held userName")
+	_, err = s.Apply(ctx, store.Write{Put: newUser("u3", "carol", "émilie@EXAMPLE.com")})
+	wantErr(t, err, store.ErrConflict, "create with a case variant of a held email")
+	wantMissing(t, s, store.KindUser, "u2")
+	wantMissing(t, s, store.KindUser, "u3")
+}
+
+// testUniquePerIndex: each index of each kind rejects a second holder.
+func testUniquePerIndex(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, withExternalID(newUser("u1", "alice", "alice@example.com"), "ext-u1"))
+	mustCreate(t, s, withExternalID(newGroup("g1", "Engineering"), "ext-g1"))
+
+	cases := []struct {
+		name string
+		r    *store.Resource
+	}{
+		{"userName", newUser("u2", "ALICE")},
+		{"externalId of a user", withExternalID(newUser("u2", "bob"), "EXT-U1")},
+		{"email", newUser("u2", "bob", "bob@example.com", "Alice@Example.com")},
+		{"displayName", newGroup("g2", "engineering")},
+		{"externalId of a group", withExternalID(newGroup("g2", "Ops"), "Ext-G1")},
+	}
+	for _, c := range cases {
+		_, err := s.Apply(ctx, store.Write{Put: c.r})
+		wantErr(t, err, store.ErrConflict, "create holding a taken %s", c.name)
+		wantMissing(t, s, c.r.Kind, c.r.ID)
+	}
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "bob")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "bob@example.com")
+	wantNoLookup(t, s, store.KindGroup, store.IndexDisplayName, "Ops")
+
+	// A replace that takes another resource's key fails too.
+	mustCreate(t, s, newUser("u3", "carol"))
+	_, err := s.Apply(ctx, store.Write{Put: newUser("u3", "Alice"), ExpectVersion: 1})
+	wantErr(t, err, store.ErrConflict, "replace taking another user's userName")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "carol", "u3")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
+}
+
+// testConflictChangesNothing: a Put that fails on a unique key leaves
+// everything as it was: the resource, its old and would-be index keys, the
+// memberships and the marks of the same Write.
+func testConflictChangesNothing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newUser("ua", "a", "a@example.com"))
+	userB := newUser("ub", "b", "b@example.com")
+	mustCreate(t, s, userB)
+	mustCreate(t, s, newGroup("g1", "Eng"))
+	groupG2 := withExternalID(newGroup("g2", "Ops"), "ext-g2")
+	mustApply(t, s, store.Write{Put: groupG2, Group: "g2", AddMembers: []string{"ua"}})
+	mark := []store.Mark{{App: "app1", Key: "k1", Due: t0}, {App: "app2", Key: "k2", Due: t0}}
+
+	// Replace of a group: the displayName is taken, the new externalId is
+	// free, and the Write also changes membership and queues marks.
+	g2 := withExternalID(newGroup("g2", "ENG"), "ext-g2-new")
+	_, err := s.Apply(ctx, store.Write{
+		Put: g2, ExpectVersion: 1,
+		Group: "g2", AddMembers: []string{"ub"}, RemoveMembers: []string{"ua"},
+		Marks: mark,
+	})
+	wantErr(t, err, store.ErrConflict, "group replace taking a held displayName")
+	want := *groupG2
+	want.Version = 1
+	checkResource(t, "group after failed replace", mustGet(t, s, store.KindGroup, "g2"), &want)
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "ops", "g2")
+	wantLookup(t, s, store.KindGroup, store.IndexExternalID, "ext-g2", "g2")
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "eng", "g1")
+	wantNoLookup(t, s, store.KindGroup, store.IndexExternalID, "ext-g2-new")
+	members, err := s.Members(ctx, "g2")
+	noErr(t, err, "members")
+	wantSet(t, "members of g2 after failed write", members, []string{"ua"})
+	groups, err := s.GroupsOf(ctx, "ub")
+	noErr(t, err, "groups of ub")
+	wantSet(t, "groups of ub after failed write", groups, nil)
+	groups, err = s.GroupsOf(ctx, "ua")
+	noErr(t, err, "groups of ua")
+	wantSet(t, "groups of ua after failed write", groups, []string{"g2"})
+	wantQueueLen(t, s, "app1", 0)
+	wantQueueLen(t, s, "app2", 0)
+
+	// Replace of a user: one new email is free, the other is taken.
+	_, err = s.Apply(ctx, store.Write{
+		Put: newUser("ub", "b2", "new@example.com", "A@EXAMPLE.COM"), ExpectVersion: 1,
+		Marks: mark,
+	})
+	wantErr(t, err, store.ErrConflict, "user replace taking a held email")
+	wantB := *userB
+	wantB.Version = 1
+	checkResource(t, "user after failed replace", mustGet(t, s, store.KindUser, "ub"), &wantB)
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "b", "ub")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "b@example.com", "ub")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "a@example.com", "ua")
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "b2")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "new@example.com")
+
+	// Create of a user: the free keys must not be taken either.
+	_, err = s.Apply(ctx, store.Write{Put: newUser("uc", "c", "c@example.com", "a@example.com"), Marks: mark})
+	wantErr(t, err, store.ErrConflict, "user create taking a held email")
+	wantMissing(t, s, store.KindUser, "uc")
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "c")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "c@example.com")
+
+	// Create of a group with its first members.
+	_, err = s.Apply(ctx, store.Write{
+		Put:   newGroup("g3", "eng"),
+		Group: "g3", AddMembers: []string{"uc", "ua"},
+		Marks: mark,
+	})
+	wantErr(t, err, store.ErrConflict, "group create taking a held displayName")
+	wantMissing(t, s, store.KindGroup, "g3")
+	groups, err = s.GroupsOf(ctx, "uc")
+	noErr(t, err, "groups of uc")
+	wantSet(t, "groups of uc after failed create", groups, nil)
+	groups, err = s.GroupsOf(ctx, "ua")
+	noErr(t, err, "groups of ua")
+	wantSet(t, "groups of ua after failed create", groups, []string{"g2"})
+	wantQueueLen(t, s, "app1", 0)
+	wantQueueLen(t, s, "app2", 0)
+}
+
+// testReplaceFreesOldKeys: a replace drops the keys it no longer lists, and
+// another resource can take them at once.
+func testReplaceFreesOldKeys(t *testing.T, s store.Store) {
+	mustCreate(t, s, withExternalID(newUser("u1", "alice", "a1@example.com", "a2@example.com"), "ext-1"))
+	mustApply(t, s, store.Write{Put: newUser("u1", "alicia", "A2@example.com", "a3@example.com"), ExpectVersion: 1})
+
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "alice")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "a1@example.com")
+	wantNoLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alicia", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "a2@example.com", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "a3@example.com", "u1")
+
+	mustCreate(t, s, withExternalID(newUser("u2", "Alice", "a1@example.com"), "ext-1"))
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u2")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "a1@example.com", "u2")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1", "u2")
+
+	mustCreate(t, s, newGroup("g1", "Eng"))
+	mustApply(t, s, store.Write{Put: newGroup("g1", "Engineering"), ExpectVersion: 1})
+	wantNoLookup(t, s, store.KindGroup, store.IndexDisplayName, "eng")
+	mustCreate(t, s, newGroup("g2", "Eng"))
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "eng", "g2")
+}
+
+// testReplaceKeepsOwnKeys: a resource keeps its own keys across a replace,
+// also when only their case changes, and a replace listing no keys of an
+// index frees them all.
+func testReplaceKeepsOwnKeys(t *testing.T, s store.Store) {
+	mustCreate(t, s, newUser("u1", "alice", "alice@example.com"))
+	mustApply(t, s, store.Write{Put: newUser("u1", "ALICE", "Alice@Example.com"), ExpectVersion: 1})
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "alice@example.com", "u1")
+	mustApply(t, s, store.Write{Put: newUser("u1", "alice"), ExpectVersion: 2})
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "alice@example.com")
+}
+
+// testSeveralEmails: a user holds one key per email, each unique.
+func testSeveralEmails(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	emails := []string{"one@example.com", "two@example.com", "three@example.org"}
+	mustCreate(t, s, newUser("u1", "multi", emails...))
+	for _, e := range emails {
+		wantLookup(t, s, store.KindUser, store.IndexEmail, e, "u1")
+		_, err := s.Apply(ctx, store.Write{Put: newUser("u2", "other", "free@example.com", e)})
+		wantErr(t, err, store.ErrConflict, "create holding email %q", e)
+	}
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "free@example.com")
+	mustCreate(t, s, newUser("u2", "other", "free@example.com"))
+}
+
+// testDuplicateKeysCollapse: repeated keys in one resource are one key: the
+// write succeeds, and dropping the key once frees it for good.
+func testDuplicateKeysCollapse(t *testing.T, s store.Store) {
+	r := newUser("u1", "dup", "x@example.com", "X@Example.com", "x@example.com")
+	r.Indexes = append(r.Indexes, store.IndexKey{Name: store.IndexUserName, Value: "DUP"})
+	mustCreate(t, s, r)
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u1")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "dup", "u1")
+
+	// Replace with the same duplicates: still the resource's own keys.
+	r2 := newUser("u1", "dup", "x@example.com", "x@EXAMPLE.com")
+	mustApply(t, s, store.Write{Put: r2, ExpectVersion: 1})
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u1")
+
+	// Dropping the email frees it, however many times it was listed.
+	mustApply(t, s, store.Write{Put: newUser("u1", "dup"), ExpectVersion: 2})
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com")
+	mustCreate(t, s, newUser("u2", "other", "x@example.com"))
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u2")
+
+	// Deleting frees collapsed keys too.
+	mustCreate(t, s, newUser("u3", "trio", "t@example.com", "T@example.com"))
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}})
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "t@example.com")
+	mustCreate(t, s, newUser("u4", "trio", "t@example.com"))
+}
+
+// testSameValueAcrossKinds: uniqueness is per kind and per index name.
+func testSameValueAcrossKinds(t *testing.T, s store.Store) {
+	mustCreate(t, s, withExternalID(newUser("u1", "x"), "ext"))
+	mustCreate(t, s, withExternalID(newGroup("g1", "x"), "ext"))
+	mustCreate(t, s, newUser("u2", "same@example.com"))
+	mustCreate(t, s, newUser("u3", "u3", "same@example.com"))
+
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "x", "u1")
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "x", "g1")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext", "u1")
+	wantLookup(t, s, store.KindGroup, store.IndexExternalID, "ext", "g1")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "same@example.com", "u2")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "same@example.com", "u3")
+}
+
+// testDeleteFreesKeys: a deleted resource's keys are free for others, and
+// deleting one resource leaves the keys of another alone.
+func testDeleteFreesKeys(t *testing.T, s store.Store) {
+	mustCreate(t, s, withExternalID(newUser("u1", "alice", "alice@example.com"), "ext-1"))
+	mustCreate(t, s, newUser("u2", "bob", "bob@example.com"))
+	mustCreate(t, s, withExternalID(newGroup("g1", "Eng"), "ext-g1"))
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}})
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindGroup, ID: "g1"}})
+
+	wantNoLookup(t, s, store.KindGroup, store.IndexDisplayName, "Eng")
+	wantNoLookup(t, s, store.KindGroup, store.IndexExternalID, "ext-g1")
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "bob@example.com", "u2")
+	mustCreate(t, s, withExternalID(newUser("u3", "ALICE", "alice@example.com"), "ext-1"))
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u3")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1", "u3")
+	mustCreate(t, s, withExternalID(newGroup("g2", "eng"), "ext-g1"))
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "Eng", "g2")
+}
