@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/scimgate/scim-gateway/gateway"
+	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/store/backend"
+)
+
+func cmdServe(ctx context.Context, args []string, _, stderr io.Writer, getenv env) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default: built-in defaults, token from SCIM_GATEWAY_TOKEN)")
+	listen := fs.String("listen", "", "listen address host:port (overrides server.listen)")
+	storeURL := fs.String("store", "", "store URL: bolt:///path/file.db, bolt://relative/file.db or redis://host:port/db (overrides store.url)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "scim-gateway: refusing to start on an invalid configuration:\n%v\n", err)
+		return 1
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	if *storeURL != "" {
+		cfg.Store.URL = *storeURL
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, log, nil); err != nil {
+		log.Error("gateway stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	o := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, o))
+	}
+	return slog.New(slog.NewJSONHandler(w, o))
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, receives
+// the listening address once the server accepts connections.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- net.Addr) error {
+	st, err := backend.Open(ctx, cfg.Store.URL, backend.Options{RedisPrefix: cfg.Store.RedisPrefix})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Warn("close store", "err", err)
+		}
+	}()
+	log.Info("store open", "url", backend.Redact(cfg.Store.URL))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := gateway.New(gateway.Options{
+		Store:           st,
+		Logger:          log,
+		Registry:        reg,
+		IDPAuth:         credentials(cfg.Auth.IdP),
+		BaseURL:         cfg.Server.BaseURL,
+		BodyLimit:       cfg.Server.BodyLimitBytes,
+		MaxResults:      cfg.SCIM.MaxResults,
+		DefaultCount:    cfg.SCIM.DefaultCount,
+		IdempotencyTTL:  cfg.SCIM.IdempotencyTTL.Std(),
+		ReadTimeout:     cfg.Server.ReadTimeout.Std(),
+		WriteTimeout:    cfg.Server.WriteTimeout.Std(),
+		ShutdownTimeout: cfg.Server.ShutdownTimeout.Std(),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Server.Listen, err)
+	}
+	if ready != nil {
+		ready <- ln.Addr()
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// credentials turns a configuration's credential set into the gateway's
+// authenticator.
+func credentials(c config.Credentials) *gateway.Credentials {
+	var tokens []gateway.StaticToken
+	for _, t := range c.Tokens {
+		if !t.Active() {
+			continue
+		}
+		tokens = append(tokens, gateway.StaticToken{Name: t.Name, Value: t.Token.Reveal(), AllowRawHeader: t.AllowRawHeader})
+	}
+	var issuers []gateway.OIDCIssuer
+	for _, o := range c.OIDC {
+		issuers = append(issuers, gateway.OIDCIssuer{Name: o.Name, Issuer: o.Issuer, DiscoveryURL: o.DiscoveryURL,
+			Audiences: o.Audiences, RequiredClaims: o.RequiredClaims})
+	}
+	return gateway.NewCredentials(tokens, issuers, nil, nil)
+}

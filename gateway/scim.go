@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scim-gateway/internal/scim"
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// kind ties a SCIM resource type to its store kind and unique indexes.
+type kind struct {
+	store   store.Kind
+	rt      *scim.ResourceType
+	indexes []indexSpec
+}
+
+// indexSpec maps a store index to the SCIM attribute path it indexes.
+type indexSpec struct {
+	index string // store index name
+	path  string // SCIM attribute path
+}
+
+var (
+	userKind = &kind{store.KindUser, scim.UserResourceType, []indexSpec{
+		{store.IndexUserName, "userName"},
+		{store.IndexExternalID, "externalId"},
+		{store.IndexEmail, "emails.value"},
+	}}
+	groupKind = &kind{store.KindGroup, scim.GroupResourceType, []indexSpec{
+		{store.IndexDisplayName, "displayName"},
+		{store.IndexExternalID, "externalId"},
+	}}
+)
+
+// storeIndex returns the store index answering a filter plan key.
+func (k *kind) storeIndex(path string) (string, bool) {
+	for _, ix := range k.indexes {
+		if strings.EqualFold(ix.path, path) {
+			return ix.index, true
+		}
+	}
+	return "", false
+}
+
+// indexKeys lists the unique index entries of a resource.
+func (k *kind) indexKeys(res map[string]any) []store.IndexKey {
+	var keys []store.IndexKey
+	for _, ix := range k.indexes {
+		for _, v := range scim.IndexValues(res, k.rt, ix.path) {
+			keys = append(keys, store.IndexKey{Name: ix.index, Value: v})
+		}
+	}
+	return keys
+}
+
+func (s *Server) scimRoutes(g *echo.Group) {
+	r := routeSet{g: g}
+	for _, k := range resourceKinds {
+		ep := k.rt.Endpoint()
+		r.add(ep, map[string]echo.HandlerFunc{http.MethodGet: s.list(k), http.MethodPost: s.create(k)})
+		r.add(ep+"/.search", map[string]echo.HandlerFunc{http.MethodPost: s.search(k)})
+		r.add(ep+"/:id", map[string]echo.HandlerFunc{http.MethodGet: s.get(k), http.MethodPut: s.replace(k),
+			http.MethodPatch: s.patch(k), http.MethodDelete: s.delete(k)})
+	}
+	r.add("/.search", map[string]echo.HandlerFunc{http.MethodPost: s.searchAll})
+	r.add("/ServiceProviderConfig", map[string]echo.HandlerFunc{http.MethodGet: s.serviceProviderConfig})
+	r.add("/ResourceTypes", map[string]echo.HandlerFunc{http.MethodGet: s.resourceTypes})
+	r.add("/ResourceTypes/:name", map[string]echo.HandlerFunc{http.MethodGet: s.resourceType})
+	r.add("/Schemas", map[string]echo.HandlerFunc{http.MethodGet: s.schemas})
+	r.add("/Schemas/:urn", map[string]echo.HandlerFunc{http.MethodGet: s.schema})
+}
+
+// routeSet registers an endpoint's handlers and answers every other
+// method on it with 405 and an Allow header, as a SCIM error body.
+type routeSet struct{ g *echo.Group }
+
+var allMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+func (r routeSet) add(path string, handlers map[string]echo.HandlerFunc) {
+	if get, ok := handlers[http.MethodGet]; ok {
+		handlers[http.MethodHead] = get
+	}
+	var allow []string
+	for _, m := range allMethods {
+		if h, ok := handlers[m]; ok {
+			r.g.Add(m, path, h)
+			allow = append(allow, m)
+		}
+	}
+	for _, m := range allMethods {
+		if _, ok := handlers[m]; ok {
+			continue
+		}
+		r.g.Add(m, path, func(c echo.Context) error {
+			c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+			return scim.ErrMethodNotAllowed.Detailf("%s is not allowed on %s; allowed: %s", c.Request().Method, c.Path(), strings.Join(allow, ", "))
+		})
+	}
+}
+
+// baseURL is the SCIM base URL for meta.location and Location headers.
+func (s *Server) baseURL(c echo.Context) string {
+	if s.opts.BaseURL != "" {
+		return strings.TrimSuffix(s.opts.BaseURL, "/") + "/scim/v2"
+	}
+	return c.Scheme() + "://" + c.Request().Host + "/scim/v2"
+}
+
+// document is a stored resource's attributes with id and meta added, the
+// form filters, PATCH and projection work on.
+func (s *Server) document(c echo.Context, k *kind, r *store.Resource) (map[string]any, error) {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(r.Data))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("decode stored %s %s: %w", k.store, r.ID, err)
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	doc["id"] = r.ID
+	doc["meta"] = map[string]any{
+		"resourceType": k.rt.Name(),
+		"created":      r.Created.UTC().Format(time.RFC3339Nano),
+		"lastModified": r.Modified.UTC().Format(time.RFC3339Nano),
+		"location":     s.baseURL(c) + k.rt.Endpoint() + "/" + r.ID,
+		"version":      etag(r.Version),
+	}
+	return doc, nil
+}
+
+// storedData strips what the store keeps elsewhere (id, meta, members)
+// from a document and encodes the rest.
+func storedData(doc map[string]any) (json.RawMessage, error) {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		switch strings.ToLower(k) {
+		case "id", "meta", "members":
+			continue
+		}
+		out[k] = v
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode resource: %w", err)
+	}
+	return b, nil
+}
+
+// memberList renders member ids as the Group "members" attribute.
+func (s *Server) memberList(c echo.Context, ids []string) []any {
+	out := make([]any, 0, len(ids))
+	base := s.baseURL(c) + userKind.rt.Endpoint() + "/"
+	for _, id := range ids {
+		out = append(out, map[string]any{"value": id, "$ref": base + id, "type": "User"})
+	}
+	return out
+}
+
+// projection holds a request's attributes / excludedAttributes.
+type projection struct {
+	attributes, excluded []string
+}
+
+func projectionOf(c echo.Context) projection {
+	return projection{attributes: splitList(c.QueryParam("attributes")), excluded: splitList(c.QueryParam("excludedAttributes"))}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// view renders a stored resource for a response: the document, members
+// when the projection needs them (read from the member set only then),
+// projected.
+func (s *Server) view(c echo.Context, k *kind, r *store.Resource, p projection) (map[string]any, error) {
+	doc, err := s.document(c, k, r)
+	if err != nil {
+		return nil, err
+	}
+	if k == groupKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "members") {
+		ids, err := s.opts.Store.Members(c.Request().Context(), r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("members of %s: %w", r.ID, err)
+		}
+		doc["members"] = s.memberList(c, ids)
+	}
+	return scim.Project(doc, k.rt, p.attributes, p.excluded), nil
+}
+
+// load fetches a resource by the :id path parameter; a missing one is 404.
+func (s *Server) load(c echo.Context, k *kind) (*store.Resource, error) {
+	id := c.Param("id")
+	r, err := s.opts.Store.Get(c.Request().Context(), k.store, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, scim.ErrNotFound.Detailf("%s %q not found", k.rt.Name(), id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", k.store, id, err)
+	}
+	return r, nil
+}
+
+func (s *Server) get(k *kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := s.load(c, k)
+		if err != nil {
+			return err
+		}
+		if inm := c.Request().Header.Get("If-None-Match"); inm != "" && etagMatches(inm, r.Version) {
+			c.Response().Header().Set("ETag", etag(r.Version))
+			return c.NoContent(http.StatusNotModified)
+		}
+		v, err := s.view(c, k, r, projectionOf(c))
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("ETag", etag(r.Version))
+		return writeSCIM(c, http.StatusOK, v)
+	}
+}
+
+func (s *Server) delete(k *kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := s.load(c, k)
+		if err != nil {
+			return err
+		}
+		if im := c.Request().Header.Get("If-Match"); im != "" && !etagMatches(im, r.Version) {
+			return scim.ErrPreconditionFailed.Detailf("If-Match %s does not match the current version %s", im, etag(r.Version))
+		}
+		w := store.Write{Delete: &store.Ref{Kind: k.store, ID: r.ID}, DeleteVersion: r.Version}
+		if _, err := s.opts.Store.Apply(c.Request().Context(), w); err != nil {
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return scim.ErrNotFound.Detailf("%s %q not found", k.rt.Name(), r.ID)
+			case errors.Is(err, store.ErrVersionMismatch):
+				return scim.ErrPreconditionFailed.Detailf("%s %q changed while it was being deleted; retry", k.rt.Name(), r.ID)
+			}
+			return fmt.Errorf("delete %s %s: %w", k.store, r.ID, err)
+		}
+		return c.NoContent(http.StatusNoContent)
+	}
+}
+
+// conflictDetail names which unique attribute of doc collides with
+// another resource: it is only called after the store refused a write,
+// and costs one indexed lookup per unique value.
+func (s *Server) conflictDetail(c echo.Context, k *kind, doc map[string]any, selfID string) error {
+	ctx := c.Request().Context()
+	for _, ix := range k.indexes {
+		for _, v := range scim.IndexValues(doc, k.rt, ix.path) {
+			other, err := s.opts.Store.Lookup(ctx, k.store, ix.index, v)
+			if err == nil && other.ID != selfID {
+				return scim.ErrUniqueness.Detailf("%s %q is already used by another %s", ix.path, v, k.rt.Name())
+			}
+		}
+	}
+	return scim.ErrUniqueness.Detailf("a unique attribute of this %s is already in use", k.rt.Name())
+}
+
+// checkMembers verifies that every id to add names a User: the gateway
+// provisions users, and Okta and Entra push no nested groups.
+func (s *Server) checkMembers(c echo.Context, ids []string) error {
+	ctx := c.Request().Context()
+	for _, id := range ids {
+		_, err := s.opts.Store.Get(ctx, store.KindUser, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return scim.ErrInvalidValue.Detailf("member %q is not a known User", id)
+		}
+		if err != nil {
+			return fmt.Errorf("check member %s: %w", id, err)
+		}
+	}
+	return nil
+}

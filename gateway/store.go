@@ -1,0 +1,22 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// Store is the slice of store.Store the gateway uses.
+type Store interface {
+	Get(ctx context.Context, kind store.Kind, id string) (*store.Resource, error)
+	Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error)
+	List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error)
+	Apply(ctx context.Context, w store.Write) (*store.Resource, error)
+	Members(ctx context.Context, groupID string) ([]string, error)
+	IsMember(ctx context.Context, groupID, memberID string) (bool, error)
+	GroupsOf(ctx context.Context, memberID string) ([]string, error)
+	PutIdempotency(ctx context.Context, key string, rec []byte, now time.Time, ttl time.Duration) ([]byte, bool, error)
+	GetIdempotency(ctx context.Context, key string, now time.Time) ([]byte, error)
+	Ping(ctx context.Context) error
+}

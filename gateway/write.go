@@ -1,0 +1,315 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scim-gateway/internal/scim"
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// maxCASRetries bounds how often a PATCH or PUT without If-Match is
+// re-applied when a concurrent write changed the resource under it.
+const maxCASRetries = 8
+
+// idempotentResponse is what an Idempotency-Key replays.
+type idempotentResponse struct {
+	BodyHash string          `json:"bodyHash"`
+	Status   int             `json:"status"`
+	Location string          `json:"location,omitempty"`
+	ETag     string          `json:"etag,omitempty"`
+	Body     json.RawMessage `json:"body"`
+}
+
+func (s *Server) idempotencyScope(c echo.Context, key string) string {
+	return principalOf(c).Name + "\x00" + c.Request().URL.Path + "\x00" + key
+}
+
+// replayIdempotent answers a POST whose Idempotency-Key was seen before
+// with the first response. It reports whether it answered.
+func (s *Server) replayIdempotent(c echo.Context, scope, bodyHash string) (bool, error) {
+	rec, err := s.opts.Store.GetIdempotency(c.Request().Context(), scope, s.opts.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read idempotency record: %w", err)
+	}
+	var r idempotentResponse
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return false, fmt.Errorf("decode idempotency record: %w", err)
+	}
+	if r.BodyHash != bodyHash {
+		return true, &scim.Error{Status: http.StatusUnprocessableEntity,
+			Detail: "Idempotency-Key was already used with a different request body"}
+	}
+	h := c.Response().Header()
+	if r.Location != "" {
+		h.Set("Location", r.Location)
+	}
+	if r.ETag != "" {
+		h.Set("ETag", r.ETag)
+	}
+	h.Set("Idempotent-Replayed", "true")
+	return true, c.Blob(r.Status, mediaSCIM+"; charset=utf-8", r.Body)
+}
+
+func (s *Server) create(k *kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		key := c.Request().Header.Get("Idempotency-Key")
+		sum := sha256.Sum256(body)
+		bodyHash := hex.EncodeToString(sum[:])
+		var scope string
+		if key != "" {
+			if len(key) > 255 {
+				return scim.ErrInvalidValue.Detailf("Idempotency-Key is longer than 255 characters")
+			}
+			scope = s.idempotencyScope(c, key)
+			if done, err := s.replayIdempotent(c, scope, bodyHash); done || err != nil {
+				return err
+			}
+		}
+		doc, err := scim.Decode(bytes.NewReader(body), k.rt)
+		if err != nil {
+			return err
+		}
+		var members []string
+		if k == groupKind {
+			members, _ = scim.MemberIDs(doc)
+			if err := s.checkMembers(c, members); err != nil {
+				return err
+			}
+		}
+		data, err := storedData(doc)
+		if err != nil {
+			return err
+		}
+		now := s.opts.Now()
+		r := &store.Resource{Kind: k.store, ID: newID(), Created: now, Modified: now, Origin: "idp",
+			Indexes: k.indexKeys(doc), Data: data}
+		w := store.Write{Put: r}
+		if k == groupKind {
+			w.Group, w.AddMembers = r.ID, members
+		}
+		stored, err := s.opts.Store.Apply(ctx, w)
+		if errors.Is(err, store.ErrConflict) {
+			if scope != "" {
+				// A concurrent request with the same key may have won.
+				if done, rerr := s.replayIdempotent(c, scope, bodyHash); done || rerr != nil {
+					return rerr
+				}
+			}
+			return s.conflictDetail(c, k, doc, "")
+		}
+		if err != nil {
+			return fmt.Errorf("create %s: %w", k.store, err)
+		}
+		v, err := s.view(c, k, stored, projectionOf(c))
+		if err != nil {
+			return err
+		}
+		out, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode response: %w", err)
+		}
+		loc := s.baseURL(c) + k.rt.Endpoint() + "/" + stored.ID
+		if scope != "" {
+			rec, err := json.Marshal(idempotentResponse{BodyHash: bodyHash, Status: http.StatusCreated, Location: loc,
+				ETag: etag(stored.Version), Body: out})
+			if err == nil {
+				_, _, err = s.opts.Store.PutIdempotency(ctx, scope, rec, now, s.opts.IdempotencyTTL)
+			}
+			if err != nil {
+				// The resource exists; a retry will get 409 instead of a
+				// replay, which is what happens without the header.
+				s.logger(c).Warn("store idempotency record", "err", err)
+			}
+		}
+		c.Response().Header().Set("Location", loc)
+		c.Response().Header().Set("ETag", etag(stored.Version))
+		return c.Blob(http.StatusCreated, mediaSCIM+"; charset=utf-8", out)
+	}
+}
+
+// update is one compare-and-set attempt of PUT or PATCH: given the
+// current resource and its document, it returns the new document and the
+// membership change, or an error.
+type update func(cur *store.Resource, doc map[string]any) (next map[string]any, add, remove []string, err error)
+
+// applyUpdate loads the resource, runs fn, and writes the result with
+// compare-and-set, retrying on a concurrent change unless the client
+// pinned a version with If-Match (then it is 412).
+func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resource, error) {
+	ifMatch := c.Request().Header.Get("If-Match")
+	for attempt := 0; ; attempt++ {
+		cur, err := s.load(c, k)
+		if err != nil {
+			return nil, err
+		}
+		if ifMatch != "" && !etagMatches(ifMatch, cur.Version) {
+			return nil, scim.ErrPreconditionFailed.Detailf("If-Match %s does not match the current version %s", ifMatch, etag(cur.Version))
+		}
+		doc, err := s.document(c, k, cur)
+		if err != nil {
+			return nil, err
+		}
+		next, add, remove, err := fn(cur, doc)
+		if err != nil {
+			return nil, err
+		}
+		if len(add) > 0 {
+			if err := s.checkMembers(c, add); err != nil {
+				return nil, err
+			}
+		}
+		data, err := storedData(next)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(data, cur.Data) && len(add) == 0 && len(remove) == 0 {
+			return cur, nil // nothing changed: no write, no new version
+		}
+		r := &store.Resource{Kind: k.store, ID: cur.ID, Created: cur.Created, Modified: s.opts.Now(), Origin: cur.Origin,
+			Indexes: k.indexKeys(next), Data: data}
+		w := store.Write{Put: r, ExpectVersion: cur.Version}
+		if k == groupKind {
+			w.Group, w.AddMembers, w.RemoveMembers = cur.ID, add, remove
+		}
+		stored, err := s.opts.Store.Apply(c.Request().Context(), w)
+		switch {
+		case err == nil:
+			return stored, nil
+		case errors.Is(err, store.ErrConflict):
+			return nil, s.conflictDetail(c, k, next, cur.ID)
+		case errors.Is(err, store.ErrNotFound):
+			return nil, scim.ErrNotFound.Detailf("%s %q not found", k.rt.Name(), cur.ID)
+		case errors.Is(err, store.ErrVersionMismatch):
+			if ifMatch != "" {
+				return nil, scim.ErrPreconditionFailed.Detailf("%s %q changed; fetch it again", k.rt.Name(), cur.ID)
+			}
+			if attempt < maxCASRetries {
+				continue
+			}
+			return nil, &scim.Error{Status: http.StatusConflict, Detail: "the resource is being changed concurrently; retry"}
+		}
+		return nil, fmt.Errorf("update %s %s: %w", k.store, cur.ID, err)
+	}
+}
+
+// memberDiff turns a desired member set into the adds and removes that
+// reach it from the group's current set.
+func (s *Server) memberDiff(c echo.Context, groupID string, want []string) (add, remove []string, err error) {
+	cur, err := s.opts.Store.Members(c.Request().Context(), groupID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("members of %s: %w", groupID, err)
+	}
+	have := make(map[string]bool, len(cur))
+	for _, id := range cur {
+		have[id] = true
+	}
+	wanted := make(map[string]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+		if !have[id] {
+			add = append(add, id)
+		}
+	}
+	for _, id := range cur {
+		if !wanted[id] {
+			remove = append(remove, id)
+		}
+	}
+	return add, remove, nil
+}
+
+func (s *Server) replace(k *kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		in, err := scim.Decode(bytes.NewReader(body), k.rt)
+		if err != nil {
+			return err
+		}
+		stored, err := s.applyUpdate(c, k, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
+			next, err := scim.Replace(doc, in, k.rt)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if k != groupKind {
+				return next, nil, nil, nil
+			}
+			ids, present := scim.MemberIDs(in)
+			if !present {
+				return next, nil, nil, nil
+			}
+			add, remove, err := s.memberDiff(c, cur.ID, ids)
+			return next, add, remove, err
+		})
+		if err != nil {
+			return err
+		}
+		return s.respondWrite(c, k, stored, http.StatusOK)
+	}
+}
+
+func (s *Server) patch(k *kind) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		body, err := readBody(c)
+		if err != nil {
+			return err
+		}
+		p, err := scim.ParsePatch(body)
+		if err != nil {
+			return err
+		}
+		stored, err := s.applyUpdate(c, k, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
+			res, err := p.Apply(doc, k.rt)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			d := res.Members
+			if d == nil {
+				return res.Resource, nil, nil, nil
+			}
+			if d.Replace {
+				add, remove, err := s.memberDiff(c, cur.ID, d.Add)
+				return res.Resource, add, remove, err
+			}
+			return res.Resource, d.Add, d.Remove, nil
+		})
+		if err != nil {
+			return err
+		}
+		// Groups answer 204, as Entra asks ("returning all the members
+		// isn't advisable") and Okta accepts, unless the client asks for
+		// attributes; users answer 200 with the resource.
+		if k == groupKind && c.QueryParam("attributes") == "" && c.QueryParam("excludedAttributes") == "" {
+			c.Response().Header().Set("ETag", etag(stored.Version))
+			return c.NoContent(http.StatusNoContent)
+		}
+		return s.respondWrite(c, k, stored, http.StatusOK)
+	}
+}
+
+func (s *Server) respondWrite(c echo.Context, k *kind, r *store.Resource, status int) error {
+	v, err := s.view(c, k, r, projectionOf(c))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", etag(r.Version))
+	return writeSCIM(c, status, v)
+}
