@@ -65,7 +65,8 @@ const (
 // IndexKey is one unique index entry of a resource. Within one Kind, one
 // (Name, folded Value) pair belongs to at most one resource. A resource may
 // hold several keys of one index (several emails); duplicate keys in one
-// resource are allowed and collapse to one.
+// resource are allowed and collapse to one; keys with an empty Value are
+// ignored. Resource ids are unique across kinds.
 type IndexKey struct {
 	Name  string `json:"n"`
 	Value string `json:"v"`
@@ -76,7 +77,7 @@ type IndexKey struct {
 type Resource struct {
 	Kind     Kind            `json:"kind"`
 	ID       string          `json:"id"`
-	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every write
+	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every Put (membership-only writes leave it)
 	Created  time.Time       `json:"created"`
 	Modified time.Time       `json:"modified"`
 	Origin   string          `json:"origin,omitempty"` // "idp" or "app:<name>"
@@ -98,7 +99,8 @@ type Mark struct {
 // Write is one atomic change to the hub. At most one of Put and Delete is
 // set; membership changes and marks may come alone or with either.
 type Write struct {
-	// Put creates or replaces a resource. ExpectVersion 0 means create: the
+	// Put creates or replaces a resource (setting both Put and Delete is an
+	// error with no effect). ExpectVersion 0 means create: the
 	// id must not exist (else ErrConflict). ExpectVersion > 0 means replace:
 	// the stored version must equal it (else ErrVersionMismatch; ErrNotFound
 	// when missing). Index keys are replaced by Put.Indexes; a key held by
@@ -226,7 +228,8 @@ type Store interface {
 	// Put was set (nil otherwise).
 	Apply(ctx context.Context, w Write) (*Resource, error)
 
-	// Members returns a group's member ids (unordered).
+	// Members returns a group's member ids (unordered). Members, IsMember
+	// and MemberCount of a missing group return empty results.
 	Members(ctx context.Context, groupID string) ([]string, error)
 	// IsMember reports whether memberID is in the group, in O(1).
 	IsMember(ctx context.Context, groupID, memberID string) (bool, error)
@@ -250,7 +253,8 @@ type Store interface {
 	// Write.Marks).
 	Enqueue(ctx context.Context, marks ...Mark) error
 	// Claim hands out up to max keys of app that are due at now and not
-	// leased, each leased until now+lease. A key whose lease has ended is
+	// leased (earliest due first), each leased until now+lease (a lease is
+	// over at now >= end). A key whose lease has ended is
 	// claimable again, with a new token. No key is ever held by two
 	// unexpired claims.
 	Claim(ctx context.Context, app string, now time.Time, lease time.Duration, max int) ([]Claim, error)
@@ -273,9 +277,11 @@ type Store interface {
 
 	// AcquireLock takes name for owner until now+ttl if it is free or its
 	// holder's lease ended (ErrLocked otherwise), with a new fencing token.
-	// An owner that holds the lock gets it extended, with the same token.
+	// An owner whose lease has not ended gets it extended with the same
+	// token; after it ended, acquiring is a new acquisition (new token).
 	AcquireLock(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (Lock, error)
-	// ReleaseLock frees name if l still holds it (ErrLocked otherwise).
+	// ReleaseLock frees name if l still holds it: ErrNotFound when nobody
+	// holds name, ErrLocked when another acquisition holds it.
 	ReleaseLock(ctx context.Context, l Lock) error
 
 	// TakeToken takes one token from the bucket name, which refills at rate
@@ -289,10 +295,12 @@ type Store interface {
 	GetState(ctx context.Context, key string) ([]byte, error)
 
 	// AppendReport appends entries, assigning each an ID ordered by Time
-	// (entries at equal times are ordered by append order).
+	// (entries at equal times are ordered by append order). Entries may be
+	// appended in any time order; report times are kept to the millisecond.
 	AppendReport(ctx context.Context, entries ...ReportEntry) error
 	// QueryReports returns up to q.Limit entries newest first, and the
-	// cursor of the next page ("" when there is none).
+	// cursor of the next page ("" when there is none); a page holds Limit
+	// entries unless it is the last.
 	QueryReports(ctx context.Context, q ReportQuery) ([]ReportEntry, string, error)
 	// PruneReports removes entries older than before (zero: none by age)
 	// and then the oldest beyond maxCount (<= 0: no count limit),

@@ -10,4 +10,14 @@
 // fails. Subtests run one after another, each on a fresh namespace from the
 // Factory; the Restart tests close a store and open it again on the same
 // namespace to check that everything is durable.
+//
+// A backend's whole test is a Factory and two calls:
+//
+//	func newBolt(tb testing.TB) func() (store.Store, error) {
+//		path := filepath.Join(tb.TempDir(), "gateway.db")
+//		return func() (store.Store, error) { return bolt.Open(path) }
+//	}
+//
+//	func TestConformance(t *testing.T) { storetest.Run(t, newBolt) }
+//	func BenchmarkStore(b *testing.B)   { storetest.Bench(b, newBolt) }
 package storetest
