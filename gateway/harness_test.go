@@ -1,0 +1,222 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/redistest"
+)
+
+const testToken = "test-token-0123456789abcdef"
+
+// backends opens a fresh store per test for each backend.
+var backends = map[string]func(tb testing.TB) store.Store{
+	"bolt": func(tb testing.TB) store.Store {
+		tb.Helper()
+		st, err := boltstore.Open(filepath.Join(tb.TempDir(), "gw.db"), boltstore.Options{NoSync: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	},
+	"redis": func(tb testing.TB) store.Store {
+		tb.Helper()
+		st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		return st
+	},
+}
+
+// eachBackend runs f once per store backend.
+func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) store.Store)) {
+	for _, name := range []string{"bolt", "redis"} {
+		t.Run(name, func(t *testing.T) { f(t, backends[name]) })
+	}
+}
+
+// countingStore counts the store calls that tests assert a request does
+// not make (a full List scan, a member-set read).
+type countingStore struct {
+	Store
+	lists, members atomic.Int64
+}
+
+func (c *countingStore) List(ctx context.Context, k store.Kind, offset, count int) (store.Page, error) {
+	c.lists.Add(1)
+	return c.Store.List(ctx, k, offset, count)
+}
+
+func (c *countingStore) Members(ctx context.Context, id string) ([]string, error) {
+	c.members.Add(1)
+	return c.Store.Members(ctx, id)
+}
+
+// testServer is a gateway served over loopback HTTP.
+type testServer struct {
+	t     testing.TB
+	URL   string // http://127.0.0.1:port/scim/v2
+	Root  string // http://127.0.0.1:port
+	store *countingStore
+	srv   *Server
+	now   atomic.Pointer[time.Time]
+}
+
+func startServer(tb testing.TB, st store.Store, mod ...func(*Options)) *testServer {
+	tb.Helper()
+	ts := &testServer{t: tb, store: &countingStore{Store: st}}
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ts.now.Store(&t0)
+	opts := Options{
+		Store:   ts.store,
+		IDPAuth: NewCredentials([]StaticToken{{Name: "okta", Value: testToken, AllowRawHeader: true}}, nil, nil, nil),
+		Now:     func() time.Time { return *ts.now.Load() },
+	}
+	for _, m := range mod {
+		m(&opts)
+	}
+	srv, err := New(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+	})
+	ts.srv = srv
+	ts.Root = "http://" + ln.Addr().String()
+	ts.URL = ts.Root + "/scim/v2"
+	return ts
+}
+
+// advance moves the server's clock.
+func (ts *testServer) advance(d time.Duration) {
+	t := ts.now.Load().Add(d)
+	ts.now.Store(&t)
+}
+
+// response is a decoded HTTP response.
+type response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	Body   map[string]any
+}
+
+// do sends a request with the test token; body may be a string, []byte
+// or any JSON-encodable value; extra headers come in pairs.
+func (ts *testServer) do(method, path string, body any, headers ...string) response {
+	ts.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			ts.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = ts.URL + path
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+			continue
+		}
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
+	if len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&out.Body); err != nil {
+			ts.t.Fatalf("%s %s: response is not a JSON object: %v\n%s", method, path, err, raw)
+		}
+	}
+	return out
+}
+
+// must fails the test unless the response has the given status.
+func (r response) must(tb testing.TB, status int) response {
+	tb.Helper()
+	if r.Status != status {
+		tb.Fatalf("status %d, want %d; body: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// scimError checks an RFC 7644 §3.12 error body.
+func (r response) scimError(tb testing.TB, status int, scimType string) {
+	tb.Helper()
+	r.must(tb, status)
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/scim+json") {
+		tb.Errorf("error Content-Type %q", ct)
+	}
+	if s, _ := r.Body["status"].(string); s != http.StatusText(0) && s != itoa(status) {
+		tb.Errorf("error status field %v, want the string %q", r.Body["status"], itoa(status))
+	}
+	if got, _ := r.Body["scimType"].(string); got != scimType {
+		tb.Errorf("scimType %q, want %q; body %s", got, scimType, r.Raw)
+	}
+	if d, _ := r.Body["detail"].(string); d == "" {
+		tb.Errorf("error without detail: %s", r.Raw)
+	}
+	schemas, _ := r.Body["schemas"].([]any)
+	if len(schemas) != 1 || schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" {
+		tb.Errorf("error schemas %v", r.Body["schemas"])
+	}
+}
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + jsonNumber(n)) }
+
+func jsonNumber(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func str(v any) string { s, _ := v.(string); return s }
