@@ -381,3 +381,13 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("user schema: %s", u.Raw)
 	}
 }
+
+func TestEndpointCaseAndTrailingSlash(t *testing.T) {
+	ts := startServer(t, backends["bolt"](t))
+	ts.do("POST", "/users", oktaUser("case@example.com")).must(t, 201)
+	r := ts.do("GET", "/USERS/"+filterQ(`userName eq "case@example.com"`), nil).must(t, 200)
+	if fmt.Sprint(r.Body["totalResults"]) != "1" {
+		t.Errorf("lower-case endpoint with trailing slash: %s", r.Raw)
+	}
+	ts.do("GET", "/serviceproviderconfig", nil).must(t, 200)
+}

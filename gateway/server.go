@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -92,6 +93,7 @@ func New(opts Options) (*Server, error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(canonicalPath)
 	e.Use(s.requestID, s.observe, s.recoverPanic, s.limitBody)
 	s.echo = e
 	s.routes()
@@ -154,6 +156,40 @@ func (s *Server) readyz(c echo.Context) error {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// scimEndpoints maps the lower-cased first segment under /scim/v2 to the
+// endpoint's canonical name.
+var scimEndpoints = map[string]string{
+	"users": "Users", "groups": "Groups", "serviceproviderconfig": "ServiceProviderConfig",
+	"resourcetypes": "ResourceTypes", "schemas": "Schemas",
+}
+
+// canonicalPath lets clients name SCIM endpoints in any case (/scim/v2/users)
+// and with a trailing slash (/Users/?filter=...), as some IdP test suites
+// do, by rewriting the path before routing.
+func canonicalPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		p := r.URL.Path
+		if rest, ok := strings.CutPrefix(p, "/scim/v2/"); ok {
+			seg, tail, _ := strings.Cut(rest, "/")
+			if canon, ok := scimEndpoints[strings.ToLower(seg)]; ok && canon != seg {
+				p = "/scim/v2/" + canon
+				if tail != "" || strings.HasSuffix(rest, "/") {
+					p += "/" + tail
+				}
+			}
+			if len(p) > len("/scim/v2/") && strings.HasSuffix(p, "/") {
+				p = strings.TrimSuffix(p, "/")
+			}
+			if p != r.URL.Path {
+				r.URL.Path = p
+				r.URL.RawPath = ""
+			}
+		}
+		return next(c)
+	}
 }
 
 const ctxRequestID = "request_id"

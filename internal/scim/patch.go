@@ -15,7 +15,8 @@ type Patch struct {
 	Operations []Operation
 }
 
-// Operation is one PATCH operation.
+// Operation is one PATCH operation. ParsePatch checks and parses them;
+// operations built by hand are checked by Apply (with the same errors).
 type Operation struct {
 	// Op is "add", "replace" or "remove", lower-cased whatever the client
 	// sent ("Replace", "Add").
@@ -25,8 +26,10 @@ type Operation struct {
 	// Value is the value decoded with UseNumber; nil when absent or null.
 	Value any
 
-	hasValue bool
-	path     *patchPath
+	hasValue     bool
+	path         *patchPath
+	prepared     bool   // checked and parsed by prepare
+	preparedPath string // the Path prepare parsed
 }
 
 // patchPath is a syntactically checked PATCH path:
@@ -34,7 +37,8 @@ type Operation struct {
 type patchPath struct {
 	attr      filter.AttributePath
 	hasFilter bool
-	filter    string
+	filter    string            // the value filter text
+	ast       filter.Expression // the value filter, parsed
 	sub       string
 }
 
@@ -121,41 +125,58 @@ func parseOperation(e any) (Operation, *Error) {
 	}
 	opv, _ := lookupKey(om, "op")
 	s, _ := opv.(string)
-	op := Operation{Op: strings.ToLower(strings.TrimSpace(s))}
-	switch op.Op {
-	case "add", "replace", "remove":
-	default:
-		return Operation{}, ErrInvalidSyntax.Detailf("\"op\" must be add, replace or remove, got %s", quoteShort(s))
-	}
+	op := Operation{Op: s}
 	if pv, ok := lookupKey(om, "path"); ok && pv != nil {
 		ps, isStr := pv.(string)
 		if !isStr {
 			return Operation{}, ErrInvalidPath.Detailf("\"path\" must be a string, got %s", jsonKind(pv))
 		}
-		op.Path = strings.TrimSpace(ps)
-		if op.Path != "" {
-			pp, err := parsePatchPath(op.Path)
-			if err != nil {
-				return Operation{}, err
-			}
-			op.path = pp
-		}
+		op.Path = ps
 	}
 	v, hasKey := lookupKey(om, "value")
-	op.Value, op.hasValue = v, v != nil
-	switch {
-	case op.Op == "remove" && op.path == nil:
-		return Operation{}, ErrNoTarget.Detailf("remove requires a path")
-	case op.Op == "add" && !op.hasValue:
-		return Operation{}, ErrInvalidValue.Detailf("add requires a value")
-	case op.Op == "replace" && !hasKey:
-		return Operation{}, ErrInvalidValue.Detailf("replace requires a value")
-	case op.Op != "remove" && op.path == nil:
-		if _, isObj := v.(map[string]any); !isObj {
-			return Operation{}, ErrInvalidValue.Detailf("without a path, the value must be an object of attributes, got %s", jsonKind(v))
-		}
+	op.Value = v
+	if err := op.prepare(hasKey); err != nil {
+		return Operation{}, err
 	}
 	return op, nil
+}
+
+// prepare checks op, normalizes Op and Path and parses the path.
+// hasValueKey tells whether the body had a "value" key (replace with an
+// explicit null removes; replace without a value is an error).
+func (op *Operation) prepare(hasValueKey bool) *Error {
+	raw := op.Op
+	op.Op = strings.ToLower(strings.TrimSpace(op.Op))
+	switch op.Op {
+	case "add", "replace", "remove":
+	default:
+		return ErrInvalidSyntax.Detailf("\"op\" must be add, replace or remove, got %s", quoteShort(raw))
+	}
+	op.Path = strings.TrimSpace(op.Path)
+	op.path = nil
+	if op.Path != "" {
+		pp, err := parsePatchPath(op.Path)
+		if err != nil {
+			return err
+		}
+		op.path = pp
+	}
+	op.hasValue = op.Value != nil
+	switch {
+	case op.Op == "remove" && op.path == nil:
+		return ErrNoTarget.Detailf("remove requires a path")
+	case op.Op == "add" && !op.hasValue:
+		return ErrInvalidValue.Detailf("add requires a value")
+	case op.Op == "replace" && !hasValueKey:
+		return ErrInvalidValue.Detailf("replace requires a value")
+	case op.Op != "remove" && op.path == nil:
+		if _, isObj := op.Value.(map[string]any); !isObj {
+			return ErrInvalidValue.Detailf("without a path, the value must be an object of attributes, got %s", jsonKind(op.Value))
+		}
+	}
+	op.prepared = true
+	op.preparedPath = op.Path
+	return nil
 }
 
 func parsePatchPath(s string) (*patchPath, *Error) {
@@ -188,9 +209,11 @@ func parsePatchPath(s string) (*patchPath, *Error) {
 		}
 		pp.sub = rest[1:]
 	}
-	if _, _, e := parseFilterSyntax(pp.filter, false); e != nil {
+	ast, _, e := parseFilterSyntax(pp.filter, false)
+	if e != nil {
 		return nil, ErrInvalidPath.Detailf("invalid path %s: %s", quoteShort(s), e.Detail)
 	}
+	pp.ast = ast
 	return pp, nil
 }
 
@@ -238,7 +261,15 @@ func (p *Patch) Apply(res map[string]any, rt *ResourceType) (*Result, error) {
 		a.res = map[string]any{}
 	}
 	for i := range p.Operations {
-		if err := a.apply(&p.Operations[i]); err != nil {
+		op := p.Operations[i]
+		if !op.prepared || op.Path != op.preparedPath {
+			// Built or changed by hand, not by ParsePatch: check it
+			// (on this copy; the Patch is never modified).
+			if err := op.prepare(true); err != nil {
+				return nil, withIndex(i, err)
+			}
+		}
+		if err := a.apply(&op); err != nil {
 			return nil, withIndex(i, err)
 		}
 	}
@@ -305,7 +336,7 @@ func (a *applier) target(pp *patchPath) (target, error) {
 	if p.Attr == nil || p.Sub != nil || p.Attr.Type != TypeComplex {
 		return target{}, ErrInvalidPath.Detailf("%q is not a complex attribute: it cannot take a value filter", ap.String())
 	}
-	n, e := compileText(pp.filter, a.rt, p.Attr)
+	n, e := compileValueFilter(pp.ast, a.rt, p.Attr)
 	if e != nil {
 		return target{}, ErrInvalidPath.Detailf("value filter of %q: %s", p.String(), e.Detail)
 	}

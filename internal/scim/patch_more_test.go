@@ -206,3 +206,41 @@ func TestValueHelpers(t *testing.T) {
 		t.Errorf("sortedKeys not sorted")
 	}
 }
+
+func TestPatchBuiltByHand(t *testing.T) {
+	u := sampleUser(t)
+	p := &Patch{Operations: []Operation{
+		{Op: "Replace", Path: "title", Value: "Boss"},
+		{Op: "add", Path: `emails[type eq "other"].value`, Value: "o@x"},
+		{Op: "replace", Path: "nickName", Value: nil},
+	}}
+	r, err := p.Apply(u, UserResourceType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Resource["title"] != "Boss" || !reflect.DeepEqual(r.Changed, []string{"emails", "title"}) {
+		t.Errorf("result %s, changed %q", canon(t, r.Resource), r.Changed)
+	}
+	if p.Operations[0].Op != "Replace" {
+		t.Errorf("Apply modified the Patch")
+	}
+	for _, tt := range []struct {
+		op       Operation
+		scimType string
+	}{
+		{Operation{Op: "replace", Value: "x"}, ScimTypeInvalidValue},
+		{Operation{Op: "bogus", Path: "title", Value: "x"}, ScimTypeInvalidSyntax},
+		{Operation{Op: "remove"}, ScimTypeNoTarget},
+		{Operation{Op: "add", Path: "title["}, ScimTypeInvalidPath},
+	} {
+		_, err := (&Patch{Operations: []Operation{tt.op}}).Apply(u, UserResourceType)
+		wantErr(t, err, 400, tt.scimType, "Operations[0]")
+	}
+	// A parsed operation whose Path is changed afterwards is re-parsed.
+	parsed := mustPatch(t, ops(`{"op":"replace","path":"title","value":"x"}`))
+	parsed.Operations[0].Path = "nickName"
+	r, err = parsed.Apply(u, UserResourceType)
+	if err != nil || r.Resource["nickName"] != "x" || r.Resource["title"] != "Tour Guide" {
+		t.Errorf("changed path not honoured: %v %v", err, r)
+	}
+}

@@ -212,7 +212,9 @@ func checkRequired(res map[string]any, rt *ResourceType) error {
 
 // slots lists every top-level attribute rt defines: core, common and
 // extension attributes.
-func slots(rt *ResourceType) []AttrPath {
+func slots(rt *ResourceType) []AttrPath { return rt.slots }
+
+func buildSlots(rt *ResourceType) []AttrPath {
 	var out []AttrPath
 	for _, a := range rt.schema.attrs {
 		out = append(out, AttrPath{Schema: rt.schema, Attr: a})

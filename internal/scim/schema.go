@@ -304,6 +304,7 @@ type ResourceType struct {
 	schema      *Schema
 	exts        []Extension
 	members     *Attribute // the core "members" attribute of group-like types
+	slots       []AttrPath // every top-level attribute, see buildSlots
 }
 
 // NewResourceType builds a resource type. endpoint may be empty for
@@ -330,6 +331,7 @@ func NewResourceType(name, endpoint, description string, core *Schema, exts ...E
 	if m := core.Attribute("members"); m != nil && m.Type == TypeComplex && m.MultiValued && m.Sub("value") != nil {
 		rt.members = m
 	}
+	rt.slots = buildSlots(rt)
 	return rt, nil
 }
 
@@ -627,11 +629,36 @@ func lookupEntry(m map[string]any, key string) (string, any, bool) {
 		return key, v, true
 	}
 	for k, v := range m {
-		if strings.EqualFold(k, key) {
+		if asciiEqualFold(k, key) {
 			return k, v, true
 		}
 	}
 	return "", nil, false
+}
+
+// asciiEqualFold compares attribute names and schema URNs, which are
+// ASCII, case-insensitively (unlike strings.EqualFold it does not fold
+// non-ASCII letters such as the Kelvin sign onto ASCII ones).
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // setKey sets m[key] = v, removing any other spelling of key.
@@ -644,7 +671,7 @@ func setKey(m map[string]any, key string, v any) {
 func deleteKey(m map[string]any, key string) {
 	delete(m, key)
 	for k := range m {
-		if strings.EqualFold(k, key) {
+		if asciiEqualFold(k, key) {
 			delete(m, k)
 		}
 	}

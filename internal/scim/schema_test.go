@@ -261,3 +261,17 @@ func TestResourceTypeDocument(t *testing.T) {
 		"schema":"urn:ietf:params:scim:schemas:core:2.0:Group",
 		"meta":{"resourceType":"ResourceType"}}`)
 }
+
+func TestKeyLookupIsASCIICaseInsensitive(t *testing.T) {
+	m := map[string]any{"UserName": "a", "\u212Aey": "kelvin"}
+	if v, ok := lookupKey(m, "username"); !ok || v != "a" {
+		t.Errorf("lookupKey(username) = %v, %v", v, ok)
+	}
+	if _, ok := lookupKey(m, "key"); ok {
+		t.Errorf("Kelvin sign folded onto an ASCII name")
+	}
+	setKey(m, "userName", "b")
+	if len(m) != 2 || m["userName"] != "b" {
+		t.Errorf("setKey left %v", m)
+	}
+}
