@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -192,6 +193,15 @@ func (s *Server) view(c echo.Context, k *kind, r *store.Resource, p projection) 
 	if err != nil {
 		return nil, err
 	}
+	if k == userKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
+		groups, err := s.userGroups(c, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if len(groups) > 0 {
+			doc["groups"] = groups
+		}
+	}
 	if k == groupKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "members") {
 		ids, err := s.opts.Store.Members(c.Request().Context(), r.ID)
 		if err != nil {
@@ -287,4 +297,32 @@ func (s *Server) checkMembers(c echo.Context, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// userGroups renders the readOnly "groups" attribute of a user (RFC 7643
+// §4.1.2) from its group set: one read per group the user is in.
+func (s *Server) userGroups(c echo.Context, userID string) ([]any, error) {
+	ctx := c.Request().Context()
+	ids, err := s.opts.Store.GroupsOf(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", userID, err)
+	}
+	sort.Strings(ids)
+	base := s.baseURL(c) + groupKind.rt.Endpoint() + "/"
+	out := make([]any, 0, len(ids))
+	for _, id := range ids {
+		g, err := s.opts.Store.Get(ctx, store.KindGroup, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted between the two reads
+		}
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", id, err)
+		}
+		var data struct {
+			DisplayName string `json:"displayName"`
+		}
+		_ = json.Unmarshal(g.Data, &data)
+		out = append(out, map[string]any{"value": id, "display": data.DisplayName, "$ref": base + id, "type": "direct"})
+	}
+	return out, nil
 }

@@ -234,6 +234,35 @@ func (s *Server) memberDiff(c echo.Context, groupID string, want []string) (add,
 	return add, remove, nil
 }
 
+// effectiveDelta drops adds of present members and removes of absent
+// ones, one O(1) membership check each, so a PATCH that changes nothing
+// writes nothing and keeps its version.
+func (s *Server) effectiveDelta(c echo.Context, groupID string, doc map[string]any, add, remove []string) (map[string]any, []string, []string, error) {
+	ctx := c.Request().Context()
+	keep := func(ids []string, want bool) ([]string, error) {
+		var out []string
+		for _, id := range ids {
+			in, err := s.opts.Store.IsMember(ctx, groupID, id)
+			if err != nil {
+				return nil, fmt.Errorf("membership of %s in %s: %w", id, groupID, err)
+			}
+			if in == want {
+				out = append(out, id)
+			}
+		}
+		return out, nil
+	}
+	add, err := keep(add, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	remove, err = keep(remove, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return doc, add, remove, nil
+}
+
 func (s *Server) replace(k *kind) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		body, err := readBody(c)
@@ -289,7 +318,7 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 				add, remove, err := s.memberDiff(c, cur.ID, d.Add)
 				return res.Resource, add, remove, err
 			}
-			return res.Resource, d.Add, d.Remove, nil
+			return s.effectiveDelta(c, cur.ID, res.Resource, d.Add, d.Remove)
 		})
 		if err != nil {
 			return err
