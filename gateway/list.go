@@ -267,11 +267,16 @@ func (s *Server) matching(c echo.Context, k *kind, q query) ([]*store.Resource, 
 	}
 	if f != nil {
 		if key, ok := s.bestKey(k, f.Plan()); ok {
-			r, err := s.candidate(c, k, key)
-			if err != nil || r == nil {
+			rs, err := s.candidates(c, k, key)
+			if err != nil {
 				return nil, nil, err
 			}
-			return out, docs, consider(r)
+			for _, r := range rs {
+				if err := consider(r); err != nil {
+					return nil, nil, err
+				}
+			}
+			return out, docs, nil
 		}
 	}
 	for offset := 0; ; offset += scanBatch {
@@ -291,37 +296,50 @@ func (s *Server) matching(c echo.Context, k *kind, q query) ([]*store.Resource, 
 }
 
 // bestKey picks the plan key to fetch candidates with: any of them finds
-// every match, and each names at most one resource.
+// every match. Keys of unique indexes (and id) come first: they name at
+// most one resource; an email may be shared by several users.
 func (s *Server) bestKey(k *kind, plan []scim.IndexKey) (scim.IndexKey, bool) {
-	for _, key := range plan {
+	var shared *scim.IndexKey
+	for i, key := range plan {
 		if key.Name == "id" {
 			return key, true
 		}
-		if _, ok := k.storeIndex(key.Name); ok {
+		ix, ok := k.storeIndex(key.Name)
+		if !ok {
+			continue
+		}
+		if store.Unique(ix) {
 			return key, true
 		}
+		if shared == nil {
+			shared = &plan[i]
+		}
+	}
+	if shared != nil {
+		return *shared, true
 	}
 	return scim.IndexKey{}, false
 }
 
-// candidate fetches the one resource an index key names, or nil.
-func (s *Server) candidate(c echo.Context, k *kind, key scim.IndexKey) (*store.Resource, error) {
+// candidates fetches the resources an index key names, in id order.
+func (s *Server) candidates(c echo.Context, k *kind, key scim.IndexKey) ([]*store.Resource, error) {
 	ctx := c.Request().Context()
-	var r *store.Resource
-	var err error
 	if key.Name == "id" {
-		r, err = s.opts.Store.Get(ctx, k.store, key.Value)
-	} else {
-		ix, _ := k.storeIndex(key.Name)
-		r, err = s.opts.Store.Lookup(ctx, k.store, ix, key.Value)
+		r, err := s.opts.Store.Get(ctx, k.store, key.Value)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get %s: %w", key.Value, err)
+		}
+		return []*store.Resource{r}, nil
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
+	ix, _ := k.storeIndex(key.Name)
+	rs, err := s.opts.Store.LookupAll(ctx, k.store, ix, key.Value, 0)
 	if err != nil {
 		return nil, fmt.Errorf("index lookup %s: %w", key.Name, err)
 	}
-	return r, nil
+	return rs, nil
 }
 
 // hooks answer membership filters on a group from its member set.

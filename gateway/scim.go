@@ -172,7 +172,27 @@ type projection struct {
 }
 
 func projectionOf(c echo.Context) projection {
-	return projection{attributes: splitList(c.QueryParam("attributes")), excluded: splitList(c.QueryParam("excludedAttributes"))}
+	return projection{attributes: attrList(c.QueryParam("attributes")), excluded: attrList(c.QueryParam("excludedAttributes"))}
+}
+
+// attrList splits an attributes parameter. RFC 7644 §3.4.2.5 takes
+// attribute names only; a value filter some clients put there
+// (emails[type eq "work"]) selects the whole attribute, as the nearest
+// reading of what was asked, instead of nothing.
+func attrList(s string) []string {
+	items := splitList(s)
+	for i, it := range items {
+		open := strings.IndexByte(it, '[')
+		if open < 0 {
+			continue
+		}
+		name := it[:open]
+		if end := strings.LastIndexByte(it, ']'); end > open && end+1 < len(it) {
+			name += it[end+1:] // emails[type eq "work"].value -> emails.value
+		}
+		items[i] = name
+	}
+	return items
 }
 
 func splitList(s string) []string {
@@ -273,6 +293,9 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 func (s *Server) conflictDetail(c echo.Context, k *kind, doc map[string]any, selfID string) error {
 	ctx := c.Request().Context()
 	for _, ix := range k.indexes {
+		if !store.Unique(ix.index) {
+			continue
+		}
 		for _, v := range scim.IndexValues(doc, k.rt, ix.path) {
 			other, err := s.opts.Store.Lookup(ctx, k.store, ix.index, v)
 			if err == nil && other.ID != selfID {

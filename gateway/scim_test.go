@@ -104,9 +104,10 @@ func TestUniquenessConflict(t *testing.T) {
 		if !strings.Contains(str(dup.Body["detail"]), "userName") {
 			t.Errorf("detail does not name the attribute: %s", dup.Raw)
 		}
-		// An update that takes another user's email fails and changes nothing.
+		// An update that takes another user's externalId fails and changes nothing.
 		body := oktaUser("a@example.com")
-		body["emails"] = []any{map[string]any{"value": "b@example.com", "primary": true}}
+		body["externalId"] = "ext-b@example.com"
+		body["emails"] = []any{map[string]any{"value": "new@example.com", "primary": true}}
 		body["displayName"] = "Changed"
 		ts.do("PUT", "/Users/"+str(a.Body["id"]), body).scimError(t, 409, "uniqueness")
 		after := ts.do("GET", "/Users/"+str(a.Body["id"]), nil).must(t, 200)
@@ -116,6 +117,17 @@ func TestUniquenessConflict(t *testing.T) {
 		list := ts.do("GET", "/Users"+filterQ(`emails.value eq "a@example.com"`), nil).must(t, 200)
 		if fmt.Sprint(list.Body["totalResults"]) != "1" {
 			t.Errorf("email index lost: %s", list.Raw)
+		}
+		// Emails are not unique (Okta and Entra allow a shared mailbox):
+		// two users may share one, and an email filter finds both from the
+		// index, without a scan.
+		shared := oktaUser("c@example.com")
+		shared["emails"] = []any{map[string]any{"value": "A@example.com", "primary": true}}
+		ts.do("POST", "/Users", shared).must(t, 201)
+		before := ts.store.lists.Load()
+		all := ts.do("GET", "/Users"+filterQ(`emails.value eq "a@example.com"`), nil).must(t, 200)
+		if fmt.Sprint(all.Body["totalResults"]) != "2" || ts.store.lists.Load() != before {
+			t.Errorf("shared email lookup: %s (scans %d)", all.Raw, ts.store.lists.Load()-before)
 		}
 	})
 }
@@ -390,4 +402,12 @@ func TestEndpointCaseAndTrailingSlash(t *testing.T) {
 		t.Errorf("lower-case endpoint with trailing slash: %s", r.Raw)
 	}
 	ts.do("GET", "/serviceproviderconfig", nil).must(t, 200)
+}
+
+func TestAttrList(t *testing.T) {
+	got := attrList(`userName, emails[type eq "work"], emails[value eq "x"].value,name.givenName`)
+	want := []string{"userName", "emails", "emails.value", "name.givenName"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("attrList = %q, want %q", got, want)
+	}
 }

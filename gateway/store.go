@@ -11,6 +11,7 @@ import (
 type Store interface {
 	Get(ctx context.Context, kind store.Kind, id string) (*store.Resource, error)
 	Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error)
+	LookupAll(ctx context.Context, kind store.Kind, index, value string, max int) ([]*store.Resource, error)
 	List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error)
 	Apply(ctx context.Context, w store.Write) (*store.Resource, error)
 	Members(ctx context.Context, groupID string) ([]string, error)

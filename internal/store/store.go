@@ -1,5 +1,5 @@
 // Package store is the gateway's state: the hub's SCIM resources with their
-// unique indexes and group memberships, the links to remote accounts, the
+// indexes and group memberships, the links to remote accounts, the
 // per-app work queues that drive reconciliation, idempotency records, locks,
 // shared rate-limit buckets, small key/value state and the report log.
 //
@@ -31,8 +31,8 @@ import (
 var (
 	// ErrNotFound: the resource, link, record or lock does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique index value is already held by another resource,
-	// or a create names an id that already exists.
+	// ErrConflict: a key of a unique index is already held by another
+	// resource, or a create names an id that already exists.
 	ErrConflict = errors.New("conflict")
 	// ErrVersionMismatch: a compare-and-set precondition failed.
 	ErrVersionMismatch = errors.New("version mismatch")
@@ -55,18 +55,33 @@ const (
 
 // Index names. Values are compared case-insensitively: callers pass them
 // as they are and the store folds them (strings.ToLower) itself.
+//
+// Uniqueness is a property of the index name (see Unique): userName,
+// externalId and displayName are unique within a kind; emails.value is
+// not, because Okta and Entra let two users share an email (only the
+// login is unique), and the hub must accept what they push.
 const (
-	IndexUserName    = "userName"     // Users
-	IndexExternalID  = "externalId"   // Users and Groups
-	IndexEmail       = "emails.value" // Users; one entry per distinct email
-	IndexDisplayName = "displayName"  // Groups
+	IndexUserName    = "userName"     // Users; unique
+	IndexExternalID  = "externalId"   // Users and Groups; unique
+	IndexEmail       = "emails.value" // Users; one entry per distinct email; not unique
+	IndexDisplayName = "displayName"  // Groups; unique
 )
 
-// IndexKey is one unique index entry of a resource. Within one Kind, one
-// (Name, folded Value) pair belongs to at most one resource. A resource may
-// hold several keys of one index (several emails); duplicate keys in one
-// resource are allowed and collapse to one; keys with an empty Value are
-// ignored. Resource ids are unique across kinds.
+// Unique reports whether an index is unique: whether one (kind, folded
+// value) of it may be held by one resource only. IndexEmail is the one
+// index that is not; every other name, including names this package does
+// not define, is unique.
+func Unique(index string) bool { return index != IndexEmail }
+
+// IndexKey is one index entry of a resource. Within one Kind, a key of a
+// unique index (one (Name, folded Value) pair) belongs to at most one
+// resource; the keys of a non-unique index never conflict, and any number
+// of resources may hold one. Both kinds of index are answered from the
+// index, in id order when several resources hold a key (see Lookup and
+// LookupAll). A resource may hold several keys of one index (several
+// emails); duplicate keys in one resource are allowed and collapse to one;
+// keys with an empty Value are ignored. Resource ids are unique across
+// kinds.
 type IndexKey struct {
 	Name  string `json:"n"`
 	Value string `json:"v"`
@@ -77,7 +92,7 @@ type IndexKey struct {
 type Resource struct {
 	Kind     Kind            `json:"kind"`
 	ID       string          `json:"id"`
-	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every Put (membership-only writes leave it)
+	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every Put and, for a group, when a member is deleted (see Write.Time); other membership-only writes leave it
 	Created  time.Time       `json:"created"`
 	Modified time.Time       `json:"modified"`
 	Origin   string          `json:"origin,omitempty"` // "idp" or "app:<name>"
@@ -103,17 +118,28 @@ type Write struct {
 	// error with no effect). ExpectVersion 0 means create: the
 	// id must not exist (else ErrConflict). ExpectVersion > 0 means replace:
 	// the stored version must equal it (else ErrVersionMismatch; ErrNotFound
-	// when missing). Index keys are replaced by Put.Indexes; a key held by
-	// another resource of the same kind fails the write with ErrConflict.
+	// when missing). Index keys are replaced by Put.Indexes; a key of a
+	// unique index held by another resource of the same kind fails the
+	// write with ErrConflict (keys of a non-unique index never do). The
+	// cost of the index update is proportional to the keys that change.
 	// The stored Version is assigned by the store; Put.Version is ignored.
 	Put           *Resource
 	ExpectVersion int64
 
 	// Delete removes a resource, its index keys, its memberships (both
-	// directions) and nothing else (links are the caller's). DeleteVersion
-	// > 0 makes it conditional (ErrVersionMismatch); missing is ErrNotFound.
+	// directions) and nothing else (links are the caller's). Each group the
+	// resource belonged to is re-versioned (see Time), because its member
+	// list changed: its entity tag must change with it. Deleting a group
+	// re-versions nothing else (not its members). DeleteVersion > 0 makes
+	// it conditional (ErrVersionMismatch); missing is ErrNotFound.
 	Delete        *Ref
 	DeleteVersion int64
+
+	// Time is the time of this write: on Delete, every group the deleted
+	// resource was a member of gets Version+1 and Modified = Time (zero
+	// Time: Modified unchanged, Version still bumped). The cost is
+	// O(groups of the deleted resource). Other writes ignore it.
+	Time time.Time
 
 	// Membership changes of one group: ids added to or removed from its
 	// member set, and the group id added to or removed from each member's
@@ -121,6 +147,9 @@ type Write struct {
 	// no-op. Cost is O(len(changes)), whatever the group's size. The group
 	// must exist (ErrNotFound) unless it is created by Put in this Write.
 	// Members are not checked to exist: that is the caller's job.
+	// Membership changes leave the group's Version and Modified alone: a
+	// caller that changes a group's members pairs them with a Put of the
+	// group.
 	Group         string
 	AddMembers    []string
 	RemoveMembers []string
@@ -149,11 +178,14 @@ type Link struct {
 	RemoteID string `json:"remoteId"`
 	// Hash of the remote state after the last apply, as the target
 	// returned it, and that state itself, for drift reports.
-	Hash      string          `json:"hash,omitempty"`
-	State     json.RawMessage `json:"state,omitempty"`
-	AppliedAt time.Time       `json:"appliedAt"`
-	Status    string          `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
-	Error     string          `json:"error,omitempty"`
+	Hash  string          `json:"hash,omitempty"`
+	State json.RawMessage `json:"state,omitempty"`
+	// AppliedHash is the hash of the desired state last applied, so that
+	// a reconcile whose desired state has not changed makes no call.
+	AppliedHash string    `json:"appliedHash,omitempty"`
+	AppliedAt   time.Time `json:"appliedAt"`
+	Status      string    `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
+	Error       string    `json:"error,omitempty"`
 }
 
 // Claim is a queue key handed to one worker until its lease ends.
@@ -219,8 +251,13 @@ type Store interface {
 	// Get returns a resource by id.
 	Get(ctx context.Context, kind Kind, id string) (*Resource, error)
 	// Lookup returns the resource holding an index key (folded), or
-	// ErrNotFound. It reads the index, never scans.
+	// ErrNotFound. It reads the index, never scans. On a non-unique index
+	// it returns the holder with the smallest id.
 	Lookup(ctx context.Context, kind Kind, index, value string) (*Resource, error)
+	// LookupAll returns the resources holding an index key (folded), ordered by id, at most max (max <= 0:
+	// no limit), from the index, never scanning; an empty result is not an error. It works on unique and
+	// non-unique indexes.
+	LookupAll(ctx context.Context, kind Kind, index, value string, max int) ([]*Resource, error)
 	// List returns resources of a kind ordered by id, skipping offset,
 	// at most count of them, with the kind's total.
 	List(ctx context.Context, kind Kind, offset, count int) (Page, error)

@@ -244,23 +244,6 @@ func TestApplyRejectsMalformedWrites(t *testing.T) {
 	}
 }
 
-// TestEmptyIndexValueClaimsNothing: an index key with an empty value (an
-// absent externalId) is not an index entry, so many resources may lack it.
-func TestEmptyIndexValueClaimsNothing(t *testing.T) {
-	s := openTemp(t)
-	ctx := context.Background()
-	for _, id := range []string{"u1", "u2"} {
-		_, err := s.Apply(ctx, store.Write{Put: &store.Resource{
-			Kind: store.KindUser, ID: id,
-			Indexes: []store.IndexKey{{Name: store.IndexUserName, Value: id}, {Name: store.IndexExternalID, Value: ""}},
-		}})
-		must(t, err)
-	}
-	if _, err := s.Lookup(ctx, store.KindUser, store.IndexExternalID, ""); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("lookup of an empty value: %v, want ErrNotFound", err)
-	}
-}
-
 // TestStateEmptyValue: an empty value is a value, not a missing key.
 func TestStateEmptyValue(t *testing.T) {
 	s := openTemp(t)

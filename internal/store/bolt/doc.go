@@ -9,8 +9,9 @@
 // so a failed precondition rolls back and changes nothing, and every reader
 // sees one consistent snapshot. Data is laid out so that each operation
 // touches only the keys it names (B+tree lookups and short cursor walks):
-// resources by kind and id, one bucket per unique index, membership as one
-// nested bucket per group and per member, a due-ordered bucket per work
+// resources by kind and id, one bucket per index (value -> id for a unique
+// index, one value+id key per holder for a non-unique one), membership as
+// one nested bucket per group and per member, a due-ordered bucket per work
 // queue, and a time-ordered report log with per-user and per-app indexes.
 //
 // bbolt takes an exclusive file lock, so only one process can open a file;

@@ -1,19 +1,23 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/scimgate/scim-gateway/internal/store"
 )
 
 // The file layout. Every bucket and key of the store is named here.
 //
 //	meta                          "schema" -> schemaVersion (8 bytes)
 //	res/<kind>                    id -> resource (codec.go); Sequence = number of resources
-//	idx/<kind>/<index>            folded value -> id
+//	idx/<kind>/<index>            unique index: folded value -> id
+//	                              non-unique index: value key (folded value + id, see valueKey) -> ""
 //	mem/<group id>                member id -> ""; Sequence = number of members
 //	grp/<member id>               group id -> ""
 //	link/<app>/<kind>/hub         hub id -> link (JSON)
@@ -82,11 +86,22 @@ var (
 	empty = []byte{}
 )
 
-// schemaVersion is the layout version written into new files. Open refuses
-// files of another version rather than misreading them.
-const schemaVersion = 1
+// schemaVersion is the layout version written into new files. Open
+// upgrades files of an older version it knows (see migrations) in the
+// transaction that opens them, and refuses any other version rather than
+// misreading it.
+//
+//	1  every index maps a folded value to its one holder
+//	2  non-unique indexes (store.Unique) hold value keys instead
+const schemaVersion = 2
 
-// initLayout creates the top-level buckets and checks the schema version.
+// migrations[v] upgrades a file of schema v to schema v+1.
+var migrations = map[uint64]func(tx *bbolt.Tx) error{
+	1: migrateValueKeys,
+}
+
+// initLayout creates the top-level buckets and checks the schema version,
+// upgrading an older file.
 func initLayout(tx *bbolt.Tx) error {
 	for _, name := range topBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -99,13 +114,70 @@ func initLayout(tx *bbolt.Tx) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
-	if v := meta.Get(keySchema); v != nil {
-		if len(v) != 8 || binary.BigEndian.Uint64(v) != schemaVersion {
-			return fmt.Errorf("file has schema %x, this build reads schema %d", v, schemaVersion)
+	v := meta.Get(keySchema)
+	if v == nil {
+		return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	}
+	if len(v) != 8 {
+		return fmt.Errorf("file has schema %x, this build reads schema %d", v, schemaVersion)
+	}
+	for version := binary.BigEndian.Uint64(v); version != schemaVersion; version++ {
+		migrate, ok := migrations[version]
+		if !ok {
+			return fmt.Errorf("file has schema %d, this build reads schema %d", version, schemaVersion)
 		}
-		return nil
+		if err := migrate(tx); err != nil {
+			return fmt.Errorf("upgrade schema %d to %d: %w", version, version+1, err)
+		}
 	}
 	return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
+}
+
+// migrateValueKeys upgrades schema 1 to 2: the buckets of non-unique
+// indexes, which mapped a folded value to its one holder, hold a value key
+// per holder instead.
+func migrateValueKeys(tx *bbolt.Tx) error {
+	idx := tx.Bucket(bucketIdx)
+	var kinds [][]byte
+	if err := idx.ForEachBucket(func(k []byte) error { kinds = append(kinds, bytes.Clone(k)); return nil }); err != nil {
+		return err
+	}
+	for _, kind := range kinds {
+		kb := idx.Bucket(kind)
+		var names [][]byte
+		err := kb.ForEachBucket(func(k []byte) error {
+			if !store.Unique(string(k)) {
+				names = append(names, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range names {
+			var keys [][]byte
+			err := kb.Bucket(name).ForEach(func(value, id []byte) error {
+				keys = append(keys, valueKey(string(value), string(id)))
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("index %s/%s: %w", kind, name, err)
+			}
+			if err := kb.DeleteBucket(name); err != nil {
+				return fmt.Errorf("index %s/%s: %w", kind, name, err)
+			}
+			nb, err := kb.CreateBucket(name)
+			if err != nil {
+				return fmt.Errorf("index %s/%s: %w", kind, name, err)
+			}
+			for _, k := range keys {
+				if err := nb.Put(k, empty); err != nil {
+					return fmt.Errorf("index %s/%s: %w", kind, name, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // nested returns the bucket at path below the top-level bucket top, or nil
@@ -190,6 +262,25 @@ func appendOrdered(b []byte, n int64) []byte {
 // readOrdered decodes what appendOrdered wrote at the start of b.
 func readOrdered(b []byte) int64 {
 	return int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+}
+
+// valuePrefix is the start of the value keys of one folded value in a
+// non-unique index: the value's length as a uvarint, then the value. The
+// length makes one value's prefix never the prefix of another value's key,
+// whatever bytes values hold.
+func valuePrefix(folded string) []byte {
+	return appendValuePrefix(make([]byte, 0, binary.MaxVarintLen64+len(folded)), folded)
+}
+
+// valueKey is the key of id's entry for a folded value in a non-unique
+// index: valuePrefix, then the id. The holders of one value are contiguous
+// and in id order.
+func valueKey(folded, id string) []byte {
+	return append(appendValuePrefix(make([]byte, 0, binary.MaxVarintLen64+len(folded)+len(id)), folded), id...)
+}
+
+func appendValuePrefix(b []byte, folded string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(folded))), folded...)
 }
 
 // orderedKey is an ordered time followed by a name: the key of due queues

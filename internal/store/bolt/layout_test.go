@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,6 +130,40 @@ func TestQueueEntryCodec(t *testing.T) {
 	for _, bad := range [][]byte{nil, {queueEntryFormat}, make([]byte, 18), append([]byte{queueEntryFormat}, make([]byte, 17)...)} {
 		if _, err := decodeQueueEntry(bad); !errors.Is(err, errCorrupt) {
 			t.Errorf("decode of %x: %v, want errCorrupt", bad, err)
+		}
+	}
+}
+
+// TestValueKeysOfOneValueAreContiguous: the value keys of one value, and
+// only they, start with its prefix, whatever bytes values and ids hold,
+// and they sort by id.
+func TestValueKeysOfOneValueAreContiguous(t *testing.T) {
+	values := []string{"a", "ab", "a\x00", "a\x00b", "\x01a", "b", strings.Repeat("x", 200), strings.Repeat("x", 200) + "y"}
+	ids := []string{"", "1", "b", "\x00", "a\x00b", "u10", "u2"}
+	var keys [][]byte
+	owner := map[string]string{}
+	for _, v := range values {
+		for _, id := range ids {
+			k := valueKey(v, id)
+			keys = append(keys, k)
+			owner[string(k)] = v
+		}
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for _, v := range values {
+		prefix := valuePrefix(v)
+		var got []string
+		for _, k := range keys {
+			if bytes.HasPrefix(k, prefix) {
+				if owner[string(k)] != v {
+					t.Errorf("value %q: key %q of value %q has its prefix", v, k, owner[string(k)])
+				}
+				got = append(got, string(k[len(prefix):]))
+			}
+		}
+		want := slices.Sorted(slices.Values(ids))
+		if !slices.Equal(got, want) {
+			t.Errorf("value %q: ids under its prefix = %q, want %q in order", v, got, want)
 		}
 	}
 }

@@ -2,8 +2,10 @@ package boltstore
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -213,5 +215,155 @@ func TestPruneLargeLogInBatches(t *testing.T) {
 	}
 	if got := bucketKeys(t, s, bucketReport, subApp, []byte("a")); got != 5 {
 		t.Errorf("app index holds %d ids, want 5", got)
+	}
+}
+
+// TestSharedEmailWriteCostIsIndependentOfHolders: a user joining or
+// leaving an email that 20,000 users share rewrites the B+tree paths to the
+// keys it changes, not the email's holders.
+func TestSharedEmailWriteCostIsIndependentOfHolders(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	const holders, chunk = 20000, 5000
+	newUser := func(id string, emails ...string) *store.Resource {
+		keys := []store.IndexKey{{Name: store.IndexUserName, Value: id}}
+		for _, e := range emails {
+			keys = append(keys, store.IndexKey{Name: store.IndexEmail, Value: e})
+		}
+		return &store.Resource{Kind: store.KindUser, ID: id, Indexes: keys, Data: []byte(`{}`)}
+	}
+	// Set up in a few large transactions, through the code Apply runs.
+	for start := 0; start < holders; start += chunk {
+		must(t, s.db.Update(func(tx *bbolt.Tx) error {
+			for i := start; i < start+chunk; i++ {
+				if _, err := putResource(tx, newUser(fmt.Sprintf("user-%08d-0123456789abcdef", i), "All@Example.com"), 0); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	var leafPages int
+	must(t, s.db.View(func(tx *bbolt.Tx) error {
+		leafPages = nested(tx, bucketIdx, []byte(store.KindUser), []byte(store.IndexEmail)).Stats().LeafPageN
+		return nil
+	}))
+
+	join := pagesWritten(t, s, func() {
+		_, err := s.Apply(ctx, store.Write{Put: newUser("user-00010000-x", "all@example.com")})
+		must(t, err)
+	})
+	leave := pagesWritten(t, s, func() {
+		_, err := s.Apply(ctx, store.Write{Put: newUser("user-00000001-0123456789abcdef", "own@example.com"), ExpectVersion: 1})
+		must(t, err)
+	})
+	t.Logf("email held by %d users spans %d leaf pages; a create joining it wrote %d pages, a replace leaving it %d",
+		holders, leafPages, join, leave)
+	if join > 20 || leave > 20 {
+		t.Errorf("joining wrote %d pages and leaving %d; the email's index spans %d leaf pages", join, leave, leafPages)
+	}
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "ALL@example.com", 3)
+	must(t, err)
+	if len(rs) != 3 || rs[0].ID != "user-00000000-0123456789abcdef" || rs[2].ID != "user-00000003-0123456789abcdef" {
+		t.Errorf("first holders = %v, want users 0, 2 and 3 (1 left)", ids(rs))
+	}
+	if got := bucketKeys(t, s, bucketIdx, []byte(store.KindUser), []byte(store.IndexEmail)); got != holders+1 {
+		t.Errorf("email index holds %d keys, want %d (%d holders of one email, one of another)", got, holders+1, holders)
+	}
+}
+
+func ids(rs []*store.Resource) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// TestOpenUpgradesSchema1: a file of schema 1, whose email index mapped
+// each email to its one holder, is upgraded on Open: the entries become
+// value keys, the unique indexes are left alone, and the store carries on
+// with shared emails.
+func TestOpenUpgradesSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	must(t, err)
+	ctx := context.Background()
+	users := []struct{ id, name string }{{"u1", "alice"}, {"u2", "bob"}}
+	for _, u := range users {
+		_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: u.id, Indexes: []store.IndexKey{
+			{Name: store.IndexUserName, Value: u.name}, {Name: store.IndexEmail, Value: u.name + "@x.org"},
+		}}})
+		must(t, err)
+	}
+	_, err = s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: "u1", Indexes: []store.IndexKey{
+		{Name: store.IndexUserName, Value: "alice"}, {Name: store.IndexEmail, Value: "alice@x.org"},
+		{Name: store.IndexEmail, Value: "A.Smith@x.org"},
+	}}, ExpectVersion: 1})
+	must(t, err)
+	// Rewrite the email index and the schema as schema 1 had them.
+	must(t, s.db.Update(func(tx *bbolt.Tx) error {
+		kb := nested(tx, bucketIdx, []byte(store.KindUser))
+		if err := kb.DeleteBucket([]byte(store.IndexEmail)); err != nil {
+			return err
+		}
+		b, err := kb.CreateBucket([]byte(store.IndexEmail))
+		if err != nil {
+			return err
+		}
+		for email, id := range map[string]string{"alice@x.org": "u1", "a.smith@x.org": "u1", "bob@x.org": "u2"} {
+			if err := b.Put([]byte(email), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 1))
+	}))
+	must(t, s.Close())
+
+	for round := range 2 { // the second Open finds schema 2 and changes nothing
+		s, err = Open(path, Options{NoSync: true})
+		must(t, err)
+		must(t, s.db.View(func(tx *bbolt.Tx) error {
+			if v := tx.Bucket(bucketMeta).Get(keySchema); binary.BigEndian.Uint64(v) != schemaVersion {
+				t.Errorf("round %d: schema after Open = %x, want %d", round, v, schemaVersion)
+			}
+			return nil
+		}))
+		for email, want := range map[string]string{"Alice@x.org": "u1", "a.smith@X.org": "u1", "bob@x.org": "u2"} {
+			rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, email, 0)
+			must(t, err)
+			if got := ids(rs); len(got) != 1 || got[0] != want {
+				t.Errorf("round %d: lookup all %s = %q, want [%s]", round, email, got, want)
+			}
+		}
+		r, err := s.Lookup(ctx, store.KindUser, store.IndexUserName, "BOB")
+		must(t, err)
+		if r.ID != "u2" {
+			t.Errorf("round %d: userName lookup = %s, want u2", round, r.ID)
+		}
+		if round == 0 {
+			must(t, s.Close())
+		}
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	// Upgraded entries are removed like new ones, and emails can be shared.
+	_, err = s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: "u3", Indexes: []store.IndexKey{
+		{Name: store.IndexUserName, Value: "carol"}, {Name: store.IndexEmail, Value: "bob@x.org"},
+	}}})
+	must(t, err)
+	_, err = s.Apply(ctx, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	must(t, err)
+	_, err = s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: "u1", Indexes: []store.IndexKey{
+		{Name: store.IndexUserName, Value: "alice"}, {Name: store.IndexEmail, Value: "alice@x.org"},
+	}}, ExpectVersion: 2})
+	must(t, err)
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "bob@x.org", 0)
+	must(t, err)
+	if got := ids(rs); len(got) != 1 || got[0] != "u3" {
+		t.Errorf("lookup all bob@x.org = %q, want [u3]", got)
+	}
+	if got := bucketKeys(t, s, bucketIdx, []byte(store.KindUser), []byte(store.IndexEmail)); got != 2 {
+		t.Errorf("email index holds %d keys after the updates, want 2 (alice@x.org of u1, bob@x.org of u3)", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -27,29 +28,81 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Res
 	return r, nil
 }
 
-// Lookup returns the resource holding the folded index value.
+// Lookup returns the resource holding the folded index value: its one
+// holder in a unique index, the holder with the smallest id in a
+// non-unique one.
 func (s *Store) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {
 	var r *store.Resource
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		folded := fold(value)
-		ib := nested(tx, bucketIdx, []byte(kind), []byte(index))
-		if ib == nil || folded == "" {
+		rs, err := lookup(tx, kind, index, value, 1)
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
 			return store.ErrNotFound
 		}
-		id := ib.Get([]byte(folded))
-		if id == nil {
-			return store.ErrNotFound
-		}
-		var err error
-		if r, err = getResource(tx, kind, string(id)); errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("index entry points at missing id %q", id)
-		}
-		return err
+		r = rs[0]
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt store: lookup %s %s %q: %w", kind, index, value, err)
 	}
 	return r, nil
+}
+
+// LookupAll returns the resources holding the folded index value in id
+// order, at most limit of them (limit <= 0: all).
+func (s *Store) LookupAll(ctx context.Context, kind store.Kind, index, value string, limit int) ([]*store.Resource, error) {
+	var rs []*store.Resource
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		var err error
+		rs, err = lookup(tx, kind, index, value, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: lookup all %s %s %q: %w", kind, index, value, err)
+	}
+	return rs, nil
+}
+
+// lookup reads up to limit (<= 0: all) holders of a folded index value: a
+// Get in a unique index, a cursor walk over the value's keys in a
+// non-unique one (O(log n + limit)).
+func lookup(tx *bbolt.Tx, kind store.Kind, index, value string, limit int) ([]*store.Resource, error) {
+	out := []*store.Resource{}
+	folded := fold(value)
+	ib := nested(tx, bucketIdx, []byte(kind), []byte(index))
+	if ib == nil || folded == "" {
+		return out, nil
+	}
+	add := func(id []byte) error {
+		r, err := getResource(tx, kind, string(id))
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("index entry points at missing id %q", id)
+		}
+		if err != nil {
+			return fmt.Errorf("id %q: %w", id, err)
+		}
+		out = append(out, r)
+		return nil
+	}
+	if store.Unique(index) {
+		if id := ib.Get([]byte(folded)); id != nil {
+			return out, add(id)
+		}
+		return out, nil
+	}
+	prefix := valuePrefix(folded)
+	c := ib.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if err := add(k[len(prefix):]); err != nil {
+			return nil, err
+		}
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
 }
 
 // List returns resources of a kind in id order. The offset is skipped with
@@ -89,8 +142,9 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 }
 
 // Apply performs w in one read-write transaction: the version check, the
-// unique index checks and updates, the resource, both directions of the
-// membership changes and the marks either all commit or none does.
+// index checks and updates, the resource, both directions of the
+// membership changes, the re-versioning of a deleted member's groups and
+// the marks either all commit or none does.
 func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
 	if err := validateWrite(&w); err != nil {
 		return nil, fmt.Errorf("bolt store: apply: %w", err)
@@ -105,7 +159,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 			out = r
 		}
 		if w.Delete != nil {
-			if err := deleteResource(tx, *w.Delete, w.DeleteVersion); err != nil {
+			if err := deleteResource(tx, *w.Delete, w.DeleteVersion, w.Time); err != nil {
 				return false, err
 			}
 		}
@@ -256,7 +310,9 @@ func putResource(tx *bbolt.Tx, p *store.Resource, expect int64) (*store.Resource
 	return r, nil
 }
 
-func deleteResource(tx *bbolt.Tx, ref store.Ref, expect int64) error {
+// deleteResource removes a resource, its index keys and its memberships,
+// and re-versions the groups it was a member of (see touchGroup).
+func deleteResource(tx *bbolt.Tx, ref store.Ref, expect int64, now time.Time) error {
 	b := nested(tx, bucketRes, []byte(ref.Kind))
 	if b == nil {
 		return store.ErrNotFound
@@ -282,7 +338,7 @@ func deleteResource(tx *bbolt.Tx, ref store.Ref, expect int64) error {
 	if err := addCount(b, -1); err != nil {
 		return err
 	}
-	return dropMemberships(tx, ref)
+	return dropMemberships(tx, ref, now)
 }
 
 // indexEntry is an index key with its value folded.
@@ -301,16 +357,27 @@ func foldIndexes(keys []store.IndexKey) []indexEntry {
 	return slices.Compact(out)
 }
 
-// setIndexes moves the unique index entries of id from the keys in old to
-// the keys in next, failing with ErrConflict when another resource of the
-// kind holds one of next.
+// setIndexes moves the index entries of id from the keys in old to the
+// keys in next, touching only the keys that change. It fails with
+// ErrConflict when another resource of the kind holds a key of a unique
+// index in next; keys of a non-unique index (store.Unique) are value keys,
+// one per holder, and never conflict.
 func setIndexes(tx *bbolt.Tx, kind store.Kind, id string, old, next []store.IndexKey) error {
 	want, had := foldIndexes(next), foldIndexes(old)
 	idKey := []byte(id)
 	for _, e := range want {
+		if _, kept := slices.BinarySearchFunc(had, e, compareIndexEntry); kept {
+			continue
+		}
 		ib, err := ensure(tx, bucketIdx, []byte(kind), []byte(e.name))
 		if err != nil {
 			return err
+		}
+		if !store.Unique(e.name) {
+			if err := ib.Put(valueKey(e.value, id), empty); err != nil {
+				return fmt.Errorf("index %s %q: %w", e.name, e.value, err)
+			}
+			continue
 		}
 		holder := ib.Get([]byte(e.value))
 		switch {
@@ -327,10 +394,16 @@ func setIndexes(tx *bbolt.Tx, kind store.Kind, id string, old, next []store.Inde
 			continue
 		}
 		ib := nested(tx, bucketIdx, []byte(kind), []byte(e.name))
-		if ib == nil || !bytes.Equal(ib.Get([]byte(e.value)), idKey) {
+		if ib == nil {
 			continue
 		}
-		if err := ib.Delete([]byte(e.value)); err != nil {
+		key := []byte(e.value)
+		if !store.Unique(e.name) {
+			key = valueKey(e.value, id)
+		} else if !bytes.Equal(ib.Get(key), idKey) {
+			continue
+		}
+		if err := ib.Delete(key); err != nil {
 			return fmt.Errorf("index %s %q: %w", e.name, e.value, err)
 		}
 	}
@@ -416,12 +489,16 @@ func unlinkGroup(groups *bbolt.Bucket, member, group []byte) error {
 }
 
 // dropMemberships removes a deleted resource from the groups it belongs
-// to and, for a group, its own member set with the reverse entries.
-func dropMemberships(tx *bbolt.Tx, ref store.Ref) error {
+// to, re-versioning each of them, and, for a group, its own member set
+// with the reverse entries (its members are not re-versioned).
+func dropMemberships(tx *bbolt.Tx, ref store.Ref, now time.Time) error {
 	id := []byte(ref.ID)
 	groups := tx.Bucket(bucketGrp)
 	if of := groups.Bucket(id); of != nil {
 		err := of.ForEach(func(g, _ []byte) error {
+			if err := touchGroup(tx, g, now); err != nil {
+				return fmt.Errorf("group %q: %w", g, err)
+			}
 			members := nested(tx, bucketMem, g)
 			if members == nil || members.Get(id) == nil {
 				return nil
@@ -456,6 +533,34 @@ func dropMemberships(tx *bbolt.Tx, ref store.Ref) error {
 		return fmt.Errorf("drop members: %w", err)
 	}
 	return nil
+}
+
+// touchGroup bumps the version of a group whose member list changed under
+// it (a member was deleted) and sets its Modified to now unless now is
+// zero. A group id that names no group (the deleted group itself, when it
+// was its own member) is left alone.
+func touchGroup(tx *bbolt.Tx, group []byte, now time.Time) error {
+	b := nested(tx, bucketRes, []byte(store.KindGroup))
+	if b == nil {
+		return nil
+	}
+	v := b.Get(group)
+	if v == nil {
+		return nil
+	}
+	r, err := decodeResource(v)
+	if err != nil {
+		return err
+	}
+	r.Version++
+	if !now.IsZero() {
+		r.Modified = now
+	}
+	enc, err := encodeResource(r)
+	if err != nil {
+		return err
+	}
+	return b.Put(group, enc)
 }
 
 // Members returns the member ids of a group (in id order).

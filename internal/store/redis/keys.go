@@ -9,6 +9,8 @@ import "strings"
 //	base r:<kind>:<id>          hash   a resource: v (version), m (metadata JSON), d (data), ix (folded index keys, JSON)
 //	base ids:<kind>             zset   ids of a kind, all scored 0, so rank order is id order (List)
 //	base ix:<kind>:<name>       hash   unique index: folded value -> id
+//	base nx:<kind>:<name>:<folded value>
+//	                            zset   non-unique index: ids holding the value, all scored 0 (id order)
 //	base gm:<groupID>           set    member ids of a group
 //	base mg:<memberID>          set    ids of the groups a resource is a member of
 //	base ld:<app>:<kind>        hash   links: hub id -> link JSON
@@ -32,14 +34,24 @@ import "strings"
 // A variable part that is not the last of its key is escaped (see esc) so it
 // holds no ':' and two different tuples never build the same key. Scripts
 // receive key prefixes built here (resourcePrefix, indexPrefix,
-// memberPrefix, groupsPrefix, reportUserPrefix, reportAppPrefix) and only
-// append an id, an index name or a folded name to them: no key name is
-// spelled anywhere else.
+// valueSetPrefix, memberPrefix, groupsPrefix, reportUserPrefix,
+// reportAppPrefix) and only append an id, an index name, a folded name or a
+// value set suffix (valueSetSuffix, built here and kept in the resource's
+// ix field) to them: no key name is spelled anywhere else.
+//
+// Which index names are unique is the contract's (store.Unique). A
+// resource's ix field records where each of its entries lives, so the
+// apply script removes an entry from where it was written, whatever the
+// index's uniqueness when the script runs.
 type keyspace struct {
 	base string
 }
 
 func newKeyspace(prefix string) keyspace { return keyspace{base: "{" + prefix + "}:"} }
+
+// valueSetSuffix is the part of a non-unique index's value set key after
+// valueSetPrefix: the index name, escaped, and the folded value.
+func valueSetSuffix(name, folded string) string { return esc(name) + ":" + folded }
 
 // esc makes a key component free of ':' so that it can be followed by
 // another component: '%' becomes "%25" and ':' becomes "%3A".
@@ -55,10 +67,15 @@ func (k keyspace) resource(kind, id string) string   { return k.resourcePrefix(k
 func (k keyspace) ids(kind string) string            { return k.base + "ids:" + kind }
 func (k keyspace) indexPrefix(kind string) string    { return k.base + "ix:" + esc(kind) + ":" }
 func (k keyspace) index(kind, name string) string    { return k.indexPrefix(kind) + name }
+func (k keyspace) valueSetPrefix(kind string) string { return k.base + "nx:" + esc(kind) + ":" }
 func (k keyspace) memberPrefix() string              { return k.base + "gm:" }
 func (k keyspace) members(groupID string) string     { return k.memberPrefix() + groupID }
 func (k keyspace) groupsPrefix() string              { return k.base + "mg:" }
 func (k keyspace) groupsOf(memberID string) string   { return k.groupsPrefix() + memberID }
+
+func (k keyspace) valueSet(kind, name, folded string) string {
+	return k.valueSetPrefix(kind) + valueSetSuffix(name, folded)
+}
 
 func (k keyspace) linkDocs(app, kind string) string { return k.base + "ld:" + esc(app) + ":" + kind }
 func (k keyspace) linkRemoteOf(app, kind string) string {

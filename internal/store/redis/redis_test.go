@@ -243,6 +243,10 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 		}},
 		{"get", func() error { _, err := s.Get(ctx, store.KindUser, "u1"); return err }},
 		{"lookup", func() error { _, err := s.Lookup(ctx, store.KindUser, store.IndexEmail, "A@X.org"); return err }},
+		{"lookup all", func() error {
+			_, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "A@X.org", 0)
+			return err
+		}},
 		{"list", func() error { _, err := s.List(ctx, store.KindUser, 0, 10); return err }},
 		{"delete user", func() error {
 			_, err := s.Apply(ctx, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}})
@@ -377,7 +381,9 @@ func TestFailedApplyChangesNothing(t *testing.T) {
 		want error
 	}{
 		{"create existing id", side(store.Write{Put: user("u2", "carol")}), store.ErrConflict},
-		{"index held by another", side(store.Write{Put: user("u2", "bob", "b2@x.org", "A@X.ORG"), ExpectVersion: 1}), store.ErrConflict},
+		// The userName conflicts; the new email and the one shared with u1
+		// must not reach their value sets.
+		{"index held by another", side(store.Write{Put: user("u2", "ALICE", "b2@x.org", "A@X.ORG"), ExpectVersion: 1}), store.ErrConflict},
 		{"stale version", side(store.Write{Put: user("u2", "bob2"), ExpectVersion: 7}), store.ErrVersionMismatch},
 		{"replace missing", side(store.Write{Put: user("u3", "dan"), ExpectVersion: 1}), store.ErrNotFound},
 		{"delete missing", side(store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}}), store.ErrNotFound},
@@ -639,5 +645,76 @@ func TestWriteWithoutTarget(t *testing.T) {
 	apply(t, s, store.Write{Marks: []store.Mark{{App: "b", Key: "k", Due: t0}}})
 	if ok, err := s.IsMember(ctx, "g1", "u1"); err != nil || !ok {
 		t.Errorf("is member = %v, %v", ok, err)
+	}
+}
+
+// TestValueSetLayout: a non-unique index keeps one sorted set per folded
+// value, holding the ids scored 0; the unique index hash of that name is
+// never written; a set that empties is gone.
+func TestValueSetLayout(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	apply(t, s, store.Write{Put: user("u2", "bob", "Shared@X.org")})
+	apply(t, s, store.Write{Put: user("u1", "alice", "shared@x.org", "a@x.org")})
+	set := s.k.valueSet("User", store.IndexEmail, "shared@x.org")
+	members := func() []redis.Z {
+		t.Helper()
+		zs, err := s.raw.ZRangeWithScores(ctx, set, 0, -1).Result()
+		must(t, err)
+		return zs
+	}
+	if got := members(); len(got) != 2 || got[0] != (redis.Z{Member: "u1"}) || got[1] != (redis.Z{Member: "u2"}) {
+		t.Fatalf("%s = %v, want u1 and u2 scored 0", set, got)
+	}
+	if n, err := s.raw.Exists(ctx, s.k.index("User", store.IndexEmail)).Result(); err != nil || n != 0 {
+		t.Errorf("unique hash of %s exists (%d, %v); emails belong in value sets", store.IndexEmail, n, err)
+	}
+	ix, err := s.raw.HGet(ctx, s.k.resource("User", "u1"), "ix").Result()
+	must(t, err)
+	if want := `["emails.value","shared@x.org","emails.value:shared@x.org"]`; !strings.Contains(ix, want) {
+		t.Errorf("ix of u1 = %s, want it to hold %s", ix, want)
+	}
+
+	apply(t, s, store.Write{Put: user("u1", "alice", "a@x.org"), ExpectVersion: 1})
+	if got := members(); len(got) != 1 || got[0].Member != "u2" {
+		t.Fatalf("after u1 dropped the email, %s = %v, want u2", set, got)
+	}
+	apply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	if n, err := s.raw.Exists(ctx, set).Result(); err != nil || n != 0 {
+		t.Errorf("%s still exists after its last holder left (%d, %v)", set, n, err)
+	}
+}
+
+// TestEntriesOfTheOldLayoutMove: a resource written when emails were a
+// unique index has its email in the index hash, and its ix field says so.
+// Its next replace moves the email to the value set, and a delete removes
+// it from where it is.
+func TestEntriesOfTheOldLayoutMove(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	// Write u1 and u2 as the old layout had them.
+	for _, u := range []struct{ id, name, email string }{{"u1", "alice", "a@x.org"}, {"u2", "bob", "b@x.org"}} {
+		apply(t, s, store.Write{Put: user(u.id, u.name, u.email)})
+		res := s.k.resource("User", u.id)
+		must(t, s.raw.ZRem(ctx, s.k.valueSet("User", store.IndexEmail, u.email), u.id).Err())
+		must(t, s.raw.HSet(ctx, s.k.index("User", store.IndexEmail), u.email, u.id).Err())
+		ix := fmt.Sprintf(`[["userName",%q],["emails.value",%q]]`, u.name, u.email)
+		must(t, s.raw.HSet(ctx, res, "ix", ix).Err())
+	}
+	hash := s.k.index("User", store.IndexEmail)
+
+	apply(t, s, store.Write{Put: user("u1", "alice", "A@x.org"), ExpectVersion: 1})
+	if held, err := s.raw.HExists(ctx, hash, "a@x.org").Result(); err != nil || held {
+		t.Errorf("the old hash entry of u1 survived its replace (%v, %v)", held, err)
+	}
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "a@x.org", 0)
+	must(t, err)
+	if len(rs) != 1 || rs[0].ID != "u1" {
+		t.Errorf("lookup all after the replace = %v, want u1", rs)
+	}
+
+	apply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	if n, err := s.raw.Exists(ctx, hash).Result(); err != nil || n != 0 {
+		t.Errorf("the old email hash still exists after its last entry's owner was deleted (%d, %v)", n, err)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -72,26 +70,61 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Res
 	return r, nil
 }
 
-// Lookup returns the resource holding an index key, reading the index hash
-// and the resource in one script.
+// Lookup returns the resource holding an index key: the one in a unique
+// index's hash, or the first id of a non-unique index's value set.
 func (s *Store) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {
-	vals, err := lookupScript.Run(ctx, s.c,
-		[]string{s.k.index(string(kind), index)},
-		fold(value), s.k.resourcePrefix(string(kind))).Slice()
-	if errors.Is(err, redis.Nil) {
+	rs, err := s.lookup(ctx, kind, index, value, 1)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, err)
+	}
+	if len(rs) == 0 {
 		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, store.ErrNotFound)
 	}
+	return rs[0], nil
+}
+
+// LookupAll returns the resources holding an index key in id order, at
+// most limit of them (limit <= 0: all).
+func (s *Store) LookupAll(ctx context.Context, kind store.Kind, index, value string, limit int) ([]*store.Resource, error) {
+	rs, err := s.lookup(ctx, kind, index, value, limit)
 	if err != nil {
-		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, err)
+		return nil, fmt.Errorf("redis store: lookup all %s %s %q: %w", kind, index, value, err)
 	}
-	if len(vals) != 3 {
-		return nil, fmt.Errorf("redis store: lookup %s %s %q: unexpected reply of %d values", kind, index, value, len(vals))
+	return rs, nil
+}
+
+// lookup reads the holders of an index key and their resources in one
+// script: HGET on a unique index's hash, ZRANGE by rank on a non-unique
+// index's value set (O(log n + limit)). An empty value is no key.
+func (s *Store) lookup(ctx context.Context, kind store.Kind, index, value string, limit int) ([]*store.Resource, error) {
+	folded := fold(value)
+	if folded == "" {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return []*store.Resource{}, nil
 	}
-	r, err := decodeResource(vals[0], vals[1], vals[2])
+	key, mode := s.k.index(string(kind), index), "hash"
+	if !store.Unique(index) {
+		key, mode = s.k.valueSet(string(kind), index, folded), "set"
+	}
+	vals, err := lookupScript.Run(ctx, s.c, []string{key},
+		mode, folded, max(limit, 0), s.k.resourcePrefix(string(kind))).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("redis store: lookup %s %s %q: %w", kind, index, value, err)
+		return nil, err
 	}
-	return r, nil
+	if len(vals)%3 != 0 {
+		return nil, fmt.Errorf("malformed reply of %d values", len(vals))
+	}
+	out := make([]*store.Resource, 0, len(vals)/3)
+	for i := 0; i < len(vals); i += 3 {
+		r, err := decodeResource(vals[i], vals[i+1], vals[i+2])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // List returns a page of a kind in id order: ZRANGE by rank over the kind's
@@ -138,7 +171,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 
 	op, kind, id, expect := "none", "", "", int64(0)
 	var data, meta string
-	var pairs [][2]string
+	var entries []indexArg
 	switch {
 	case w.Put != nil:
 		op, kind, id, expect = "put", string(w.Put.Kind), w.Put.ID, w.ExpectVersion
@@ -150,7 +183,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 			return nil, fmt.Errorf("redis store: apply %s: encode: %w", what, err)
 		}
 		meta, data = string(m), string(w.Put.Data)
-		pairs = foldIndexes(w.Put.Indexes)
+		entries = foldIndexes(w.Put.Indexes)
 	case w.Delete != nil:
 		op, kind, id, expect = "delete", string(w.Delete.Kind), w.Delete.ID, w.DeleteVersion
 	}
@@ -168,10 +201,10 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	}
 	keys := []string{target, s.k.ids(kind), groupKey}
 
-	args := make([]any, 0, 16+2*len(pairs)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
-	args = append(args, op, id, expect, data, meta, s.k.indexPrefix(kind), len(pairs))
-	for _, p := range pairs {
-		args = append(args, p[0], p[1])
+	args := make([]any, 0, 16+3*len(entries)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
+	args = append(args, op, id, expect, data, meta, s.k.indexPrefix(kind), s.k.valueSetPrefix(kind), len(entries))
+	for _, e := range entries {
+		args = append(args, e.name, e.folded, e.set)
 	}
 	args = append(args, w.Group, s.k.memberPrefix(), s.k.groupsPrefix(), groupMode, len(w.AddMembers))
 	for _, m := range w.AddMembers {
@@ -217,16 +250,27 @@ func (s *Store) markArgs(keys []string, marks []store.Mark) ([]string, []any) {
 	return keys, args
 }
 
-// foldIndexes returns the distinct (name, folded value) pairs of keys.
-func foldIndexes(keys []store.IndexKey) [][2]string {
-	out := make([][2]string, 0, len(keys))
+// indexArg is one index entry as the apply script takes it: the index
+// name, the folded value and, for a non-unique index, the suffix of the
+// value's set key ("" for a unique index).
+type indexArg struct{ name, folded, set string }
+
+// foldIndexes returns the distinct (name, folded value) entries of keys.
+// Keys with an empty value are dropped: an absent attribute claims nothing.
+func foldIndexes(keys []store.IndexKey) []indexArg {
+	out := make([]indexArg, 0, len(keys))
 	seen := make(map[[2]string]bool, len(keys))
 	for _, k := range keys {
 		p := [2]string{k.Name, fold(k.Value)}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		if p[1] == "" || seen[p] {
+			continue
 		}
+		seen[p] = true
+		e := indexArg{name: p[0], folded: p[1]}
+		if !store.Unique(k.Name) {
+			e.set = valueSetSuffix(p[0], p[1])
+		}
+		out = append(out, e)
 	}
 	return out
 }

@@ -14,9 +14,10 @@ import "github.com/redis/go-redis/v9"
 //
 // Keys a script cannot know before it runs (the old index entries of a
 // resource, the members of a deleted group) are built in the script by
-// appending an id or an index name to a prefix passed in ARGV; those
-// prefixes come from keys.go and share the store's hash tag, so the keys
-// live in the same Cluster slot as the declared ones.
+// appending an id, an index name or a value set suffix to a prefix passed
+// in ARGV; those prefixes and suffixes come from keys.go and share the
+// store's hash tag, so the keys live in the same Cluster slot as the
+// declared ones.
 //
 // Times are unix milliseconds, except the token bucket's refill time, in
 // unix microseconds (exact in a Lua double until the year 2255), and report
@@ -78,28 +79,39 @@ end
 //	id               target id
 //	expect           expected version: Put.ExpectVersion (0 = create) or DeleteVersion (0 = any)
 //	data, meta       the resource's data and metadata JSON (put only)
-//	ixPrefix         index hash prefix of the target kind; the index name is appended
-//	n, n × (name, folded value)          the resource's new index keys (put only), distinct
+//	ixPrefix         unique index hash prefix of the target kind; the index name is appended
+//	nxPrefix         value set prefix of the target kind; a value set suffix is appended
+//	n, n × (name, folded value, set suffix)
+//	                 the resource's new index keys (put only), distinct; the set
+//	                 suffix is "" for a unique index, else the key's value set
 //	group, memberPrefix, groupsPrefix, groupMode
 //	                 group id ("" = no membership change); groupMode "created"
 //	                 when Put creates or replaces that group, "check" otherwise
 //	nAdd, nAdd × member id, nRemove, nRemove × member id
 //	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
 //
+// The resource hash's ix field lists the resource's index entries as JSON:
+// [name, folded value] for an entry in a unique index's hash, [name, folded
+// value, set suffix] for an entry in a non-unique index's value set. An
+// update removes the entries the new keys do not list, from where they were
+// written, and adds only the entries that are new: its index work is
+// proportional to the keys that change.
+//
 // Returns the stored version for a put, 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
-// "CONFLICT <index name>" (a key held by another resource), "VERSION <stored>",
+// "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
 // "NOTFOUND resource", "NOTFOUND group".
 var applyScript = newScript(luaQueue + `
 local pos = 0
 local function nextArg() pos = pos + 1; return ARGV[pos] end
 
 local op, id, expect = nextArg(), nextArg(), tonumber(nextArg())
-local data, meta, ixPrefix = nextArg(), nextArg(), nextArg()
+local data, meta, ixPrefix, nxPrefix = nextArg(), nextArg(), nextArg(), nextArg()
 local newIx = {}
 for _ = 1, tonumber(nextArg()) do
-  local name = nextArg()
-  newIx[#newIx + 1] = {name, nextArg()}
+  local name, value, set = nextArg(), nextArg(), nextArg()
+  if set == '' then set = nil end
+  newIx[#newIx + 1] = {name, value, set}
 end
 local group, memberPrefix, groupsPrefix, groupMode = nextArg(), nextArg(), nextArg(), nextArg()
 local adds, removes = {}, {}
@@ -118,8 +130,10 @@ if op == 'put' then
     if tonumber(stored) ~= expect then return redis.error_reply('VERSION ' .. stored) end
   end
   for _, p in ipairs(newIx) do
-    local owner = redis.call('HGET', ixPrefix .. p[1], p[2])
-    if owner and owner ~= id then return redis.error_reply('CONFLICT ' .. p[1]) end
+    if not p[3] then
+      local owner = redis.call('HGET', ixPrefix .. p[1], p[2])
+      if owner and owner ~= id then return redis.error_reply('CONFLICT ' .. p[1]) end
+    end
   end
   version = (tonumber(stored) or 0) + 1
 elseif op == 'delete' then
@@ -130,32 +144,56 @@ if group ~= '' and groupMode ~= 'created' and redis.call('EXISTS', KEYS[3]) == 0
   return redis.error_reply('NOTFOUND group')
 end
 
--- dropIndexes removes the target's index entries that are not in keep.
-local function dropIndexes(keep)
-  local old = redis.call('HGET', KEYS[1], 'ix')
-  if not old then return end
-  for _, p in ipairs(cjson.decode(old)) do
-    if not (keep[p[1]] and keep[p[1]][p[2]]) then
-      local ix = ixPrefix .. p[1]
-      if redis.call('HGET', ix, p[2]) == id then redis.call('HDEL', ix, p[2]) end
-    end
+-- Index entries: {name, folded value} in a unique index's hash, or {name,
+-- folded value, set suffix} in a non-unique index's value set.
+local function entrySet(entries)
+  local s = {}
+  for _, p in ipairs(entries) do
+    s[p[1]] = s[p[1]] or {}
+    s[p[1]][p[2]] = s[p[1]][p[2]] or {}
+    s[p[1]][p[2]][p[3] or ''] = true
   end
+  return s
+end
+local function inSet(s, p)
+  local at = s[p[1]] and s[p[1]][p[2]]
+  return at ~= nil and at[p[3] or ''] == true
+end
+local function removeEntry(p)
+  if p[3] then
+    redis.call('ZREM', nxPrefix .. p[3], id)
+    return
+  end
+  local ix = ixPrefix .. p[1]
+  if redis.call('HGET', ix, p[2]) == id then redis.call('HDEL', ix, p[2]) end
+end
+local function addEntry(p)
+  if p[3] then
+    redis.call('ZADD', nxPrefix .. p[3], 0, id)
+  else
+    redis.call('HSET', ixPrefix .. p[1], p[2], id)
+  end
+end
+local oldIx = {}
+if stored then
+  local old = redis.call('HGET', KEYS[1], 'ix')
+  if old then oldIx = cjson.decode(old) end
 end
 
 if op == 'put' then
-  local keep = {}
-  for _, p in ipairs(newIx) do
-    keep[p[1]] = keep[p[1]] or {}
-    keep[p[1]][p[2]] = true
+  local keep, had = entrySet(newIx), entrySet(oldIx)
+  for _, p in ipairs(oldIx) do
+    if not inSet(keep, p) then removeEntry(p) end
   end
-  dropIndexes(keep)
-  for _, p in ipairs(newIx) do redis.call('HSET', ixPrefix .. p[1], p[2], id) end
+  for _, p in ipairs(newIx) do
+    if not inSet(had, p) then addEntry(p) end
+  end
   local ixJSON = '[]'
   if #newIx > 0 then ixJSON = cjson.encode(newIx) end
   redis.call('HSET', KEYS[1], 'v', version, 'm', meta, 'd', data, 'ix', ixJSON)
   redis.call('ZADD', KEYS[2], 0, id)
 elseif op == 'delete' then
-  dropIndexes({})
+  for _, p in ipairs(oldIx) do removeEntry(p) end
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], id)
   for _, m in ipairs(redis.call('SMEMBERS', memberPrefix .. id)) do
@@ -269,17 +307,30 @@ qput(KEYS[2], ARGV[1], {tok = '', att = m.att + 1})
 return m.att + 1
 `)
 
-// lookupScript reads the resource holding an index key.
+// lookupScript reads the resources holding an index key, in id order.
 //
-// KEYS[1] index hash
-// ARGV[1] folded value, ARGV[2] resource key prefix of the kind
-// Returns {version, meta, data}, or nil when the key is free.
+// KEYS[1] the unique index hash, or the non-unique index key's value set
+// ARGV[1] "hash" or "set" (what KEYS[1] is), ARGV[2] folded value (hash only),
+// ARGV[3] max (0 = no limit), ARGV[4] resource key prefix of the kind
+// Returns version, meta, data per resource; nothing when the key is free.
 var lookupScript = newScript(`
-local id = redis.call('HGET', KEYS[1], ARGV[1])
-if not id then return nil end
-local r = redis.call('HMGET', ARGV[2] .. id, 'v', 'm', 'd')
-if not r[1] then return nil end
-return r
+local ids = {}
+if ARGV[1] == 'hash' then
+  local id = redis.call('HGET', KEYS[1], ARGV[2])
+  if id then ids[1] = id end
+else
+  ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local r = redis.call('HMGET', ARGV[4] .. id, 'v', 'm', 'd')
+  if r[1] then
+    out[#out + 1] = r[1]
+    out[#out + 1] = r[2]
+    out[#out + 1] = r[3]
+  end
+end
+return out
 `)
 
 // listScript reads one page of a kind in id order.

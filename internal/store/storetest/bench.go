@@ -18,6 +18,7 @@ import (
 //
 //	CreateUser                      one Apply: Put with 3 index keys and one Mark
 //	LookupUserName/users={1000,100000}
+//	LookupEmail/users=100000        Lookup on the non-unique email index
 //	AddMember/members={100,100000}  one Write adding one member, with one Mark
 //	Claim                           Claim and Ack of one key of 10,000 due keys
 //	ReportAppend                    one entry per AppendReport
@@ -29,8 +30,17 @@ func Bench(b *testing.B, f Factory) {
 	b.Run("CreateUser", func(b *testing.B) { benchCreateUser(b, f) })
 	b.Run("LookupUserName", func(b *testing.B) {
 		for _, n := range []int{1000, 100000} {
-			b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) { benchLookupUserName(b, f, n) })
+			b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
+				benchLookup(b, f, n, store.IndexUserName, func(i int) string {
+					return strings.ToLower(fmt.Sprintf("User%07d@Example.com", i))
+				})
+			})
 		}
+	})
+	b.Run("LookupEmail", func(b *testing.B) {
+		b.Run("users=100000", func(b *testing.B) {
+			benchLookup(b, f, 100000, store.IndexEmail, func(i int) string { return fmt.Sprintf("U%07d@EXAMPLE.COM", i) })
+		})
 	})
 	b.Run("AddMember", func(b *testing.B) {
 		for _, n := range []int{100, 100000} {
@@ -104,23 +114,25 @@ func benchCreateUser(b *testing.B, f Factory) {
 	}
 }
 
-func benchLookupUserName(b *testing.B, f Factory, n int) {
+// benchLookup measures Lookup on index among n users (benchUser), of the
+// values that value gives for users' numbers, in a fixed random order.
+// The values are in another case than stored.
+func benchLookup(b *testing.B, f Factory, n int, index string, value func(i int) string) {
 	s := newStore(b, f)
 	populate(b, n, func(ctx context.Context, i int) error {
 		_, err := s.Apply(ctx, store.Write{Put: benchUser(i)})
 		return err
 	})
-	// Query in another case than stored, in a fixed random order.
 	rng := rand.New(rand.NewPCG(1, 2))
-	names := make([]string, 1024)
-	for i := range names {
-		names[i] = strings.ToLower(fmt.Sprintf("User%07d@Example.com", rng.IntN(n)))
+	values := make([]string, 1024)
+	for i := range values {
+		values[i] = value(rng.IntN(n))
 	}
 	ctx := b.Context()
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Lookup(ctx, store.KindUser, store.IndexUserName, names[i%len(names)]); err != nil {
+		if _, err := s.Lookup(ctx, store.KindUser, index, values[i%len(values)]); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ func concurrencyTests() []test {
 		{"CASIncrements", testConcurrentCAS},
 		{"CreateSameUserName", testConcurrentCreateSameUserName},
 		{"CreateSameID", testConcurrentCreateSameID},
+		{"SharedEmail", testConcurrentSharedEmail},
 		{"ClaimExclusive", testConcurrentClaimExclusive},
 		{"ClaimLeaseExpiry", testConcurrentClaimLeaseExpiry},
 		{"EnqueueSameKeys", testConcurrentEnqueue},
@@ -176,6 +178,66 @@ func testConcurrentCreateSameID(t *testing.T, s store.Store) {
 		} else {
 			wantNoLookup(t, s, store.KindUser, store.IndexUserName, fmt.Sprintf("name%d", i))
 		}
+	}
+}
+
+// testConcurrentSharedEmail: parallel writes of users sharing one email
+// all succeed and the email's holders are exactly the users that hold it
+// at the end: creates join, replaces that drop it leave, deletes leave.
+func testConcurrentSharedEmail(t *testing.T, s store.Store) {
+	const n = 8
+	ctx := t.Context()
+	const email = "Shared@Example.com"
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = s.Apply(ctx, store.Write{Put: newUser(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i), email)})
+		})
+	}
+	wg.Wait()
+	var ids []string
+	for i, err := range errs {
+		noErr(t, err, "create u%d sharing an email", i)
+		ids = append(ids, fmt.Sprintf("u%d", i))
+	}
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, email, 0, ids...)
+
+	// At once: u0..u3 drop the email, u4 and u5 are deleted, u6 and u7
+	// rewrite it in another case, and new users n..2n-1 join.
+	errs = make([]error, 2*n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("u%d", i)
+			var w store.Write
+			switch {
+			case i < 4:
+				w = store.Write{Put: newUser(id, fmt.Sprintf("user%d", i), fmt.Sprintf("own%d@example.com", i)), ExpectVersion: 1}
+			case i < 6:
+				w = store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: id}}
+			default:
+				w = store.Write{Put: newUser(id, fmt.Sprintf("user%d", i), strings.ToUpper(email)), ExpectVersion: 1}
+			}
+			_, errs[i] = s.Apply(ctx, w)
+		})
+		wg.Go(func() {
+			j := n + i
+			_, errs[j] = s.Apply(ctx, store.Write{Put: newUser(fmt.Sprintf("u%d", j), fmt.Sprintf("user%d", j), email)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		noErr(t, err, "write %d", i)
+	}
+	want := []string{"u6", "u7"}
+	for j := n; j < 2*n; j++ {
+		want = append(want, fmt.Sprintf("u%d", j))
+	}
+	slices.Sort(want)
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, email, 0, want...)
+	wantLookup(t, s, store.KindUser, store.IndexEmail, email, want[0])
+	for i := range 4 {
+		wantLookupAll(t, s, store.KindUser, store.IndexEmail, fmt.Sprintf("own%d@example.com", i), 0, fmt.Sprintf("u%d", i))
 	}
 }
 

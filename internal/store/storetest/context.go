@@ -46,6 +46,10 @@ func testContextCanceled(t *testing.T, s store.Store) {
 			_, err := s.Lookup(ctx, store.KindUser, store.IndexUserName, "alice")
 			return err
 		}},
+		{"LookupAll", func() error {
+			_, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "alice@example.com", 0)
+			return err
+		}},
 		{"List", func() error { _, err := s.List(ctx, store.KindUser, 0, 10); return err }},
 		{"Apply", func() error {
 			_, err := s.Apply(ctx, store.Write{

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/scimgate/scim-gateway/internal/store"
@@ -18,6 +20,11 @@ func indexTests() []test {
 		{"DuplicateKeysCollapse", testDuplicateKeysCollapse},
 		{"SameValueAcrossKindsAndIndexes", testSameValueAcrossKinds},
 		{"DeleteFreesKeys", testDeleteFreesKeys},
+		{"EmptyValueClaimsNothing", testEmptyValueClaimsNothing},
+		{"SharedEmail", testSharedEmail},
+		{"SharedEmailIDOrderAndLimit", testSharedEmailOrder},
+		{"SharedEmailMoves", testSharedEmailMoves},
+		{"LookupAllUnique", testLookupAllUnique},
 	}
 }
 
@@ -62,13 +69,17 @@ func testCaseFolding(t *testing.T, s store.Store) {
 	}
 	_, err := s.Apply(ctx, store.Write{Put: newUser("u2", "alice@x.com")})
 	wantErr(t, err, store.ErrConflict, "create with a case variant of a held userName")
-	_, err = s.Apply(ctx, store.Write{Put: newUser("u3", "carol", "émilie@EXAMPLE.com")})
-	wantErr(t, err, store.ErrConflict, "create with a case variant of a held email")
 	wantMissing(t, s, store.KindUser, "u2")
-	wantMissing(t, s, store.KindUser, "u3")
+
+	// A case variant of a held email is the same key, shared.
+	mustCreate(t, s, newUser("u3", "carol", "émilie@EXAMPLE.com"))
+	for _, v := range []string{"émilie@example.com", "ÉMILIE@EXAMPLE.COM"} {
+		wantLookupAll(t, s, store.KindUser, store.IndexEmail, v, 0, "u1", "u3")
+	}
 }
 
-// testUniquePerIndex: each index of each kind rejects a second holder.
+// testUniquePerIndex: each unique index of each kind rejects a second
+// holder.
 func testUniquePerIndex(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, withExternalID(newUser("u1", "alice", "alice@example.com"), "ext-u1"))
@@ -78,9 +89,8 @@ func testUniquePerIndex(t *testing.T, s store.Store) {
 		name string
 		r    *store.Resource
 	}{
-		{"userName", newUser("u2", "ALICE")},
-		{"externalId of a user", withExternalID(newUser("u2", "bob"), "EXT-U1")},
-		{"email", newUser("u2", "bob", "bob@example.com", "Alice@Example.com")},
+		{"userName", newUser("u2", "ALICE", "bob@example.com")},
+		{"externalId of a user", withExternalID(newUser("u2", "bob", "bob@example.com"), "EXT-U1")},
 		{"displayName", newGroup("g2", "engineering")},
 		{"externalId of a group", withExternalID(newGroup("g2", "Ops"), "Ext-G1")},
 	}
@@ -142,27 +152,30 @@ func testConflictChangesNothing(t *testing.T, s store.Store) {
 	wantQueueLen(t, s, "app1", 0)
 	wantQueueLen(t, s, "app2", 0)
 
-	// Replace of a user: one new email is free, the other is taken.
+	// Replace of a user: the userName is taken; the new externalId and
+	// emails (one new, one shared with ua) are not added, the dropped email
+	// stays.
 	_, err = s.Apply(ctx, store.Write{
-		Put: newUser("ub", "b2", "new@example.com", "A@EXAMPLE.COM"), ExpectVersion: 1,
+		Put: withExternalID(newUser("ub", "A", "new@example.com", "A@EXAMPLE.COM"), "ext-b"), ExpectVersion: 1,
 		Marks: mark,
 	})
-	wantErr(t, err, store.ErrConflict, "user replace taking a held email")
+	wantErr(t, err, store.ErrConflict, "user replace taking a held userName")
 	wantB := *userB
 	wantB.Version = 1
 	checkResource(t, "user after failed replace", mustGet(t, s, store.KindUser, "ub"), &wantB)
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "b", "ub")
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "b@example.com", "ub")
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "a@example.com", "ua")
-	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "b2")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "a", "ua")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "b@example.com", 0, "ub")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a@example.com", 0, "ua")
+	wantNoLookup(t, s, store.KindUser, store.IndexExternalID, "ext-b")
 	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "new@example.com")
 
 	// Create of a user: the free keys must not be taken either.
-	_, err = s.Apply(ctx, store.Write{Put: newUser("uc", "c", "c@example.com", "a@example.com"), Marks: mark})
-	wantErr(t, err, store.ErrConflict, "user create taking a held email")
+	_, err = s.Apply(ctx, store.Write{Put: newUser("uc", "B", "c@example.com", "a@example.com"), Marks: mark})
+	wantErr(t, err, store.ErrConflict, "user create taking a held userName")
 	wantMissing(t, s, store.KindUser, "uc")
-	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "c")
 	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "c@example.com")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a@example.com", 0, "ua")
 
 	// Create of a group with its first members.
 	_, err = s.Apply(ctx, store.Write{
@@ -197,7 +210,7 @@ func testReplaceFreesOldKeys(t *testing.T, s store.Store) {
 
 	mustCreate(t, s, withExternalID(newUser("u2", "Alice", "a1@example.com"), "ext-1"))
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u2")
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "a1@example.com", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a1@example.com", 0, "u2")
 	wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1", "u2")
 
 	mustCreate(t, s, newGroup("g1", "Eng"))
@@ -215,23 +228,23 @@ func testReplaceKeepsOwnKeys(t *testing.T, s store.Store) {
 	mustApply(t, s, store.Write{Put: newUser("u1", "ALICE", "Alice@Example.com"), ExpectVersion: 1})
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
 	wantLookup(t, s, store.KindUser, store.IndexEmail, "alice@example.com", "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1")
 	mustApply(t, s, store.Write{Put: newUser("u1", "alice"), ExpectVersion: 2})
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
 	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "alice@example.com")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0)
 }
 
-// testSeveralEmails: a user holds one key per email, each unique.
+// testSeveralEmails: a user holds one key per email, and each key has its
+// own holders.
 func testSeveralEmails(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	emails := []string{"one@example.com", "two@example.com", "three@example.org"}
 	mustCreate(t, s, newUser("u1", "multi", emails...))
-	for _, e := range emails {
-		wantLookup(t, s, store.KindUser, store.IndexEmail, e, "u1")
-		_, err := s.Apply(ctx, store.Write{Put: newUser("u2", "other", "free@example.com", e)})
-		wantErr(t, err, store.ErrConflict, "create holding email %q", e)
-	}
-	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "free@example.com")
-	mustCreate(t, s, newUser("u2", "other", "free@example.com"))
+	mustCreate(t, s, newUser("u2", "other", "free@example.com", "TWO@example.com"))
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "one@example.com", 0, "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "two@example.com", 0, "u1", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "three@example.org", 0, "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "free@example.com", 0, "u2")
 }
 
 // testDuplicateKeysCollapse: repeated keys in one resource are one key: the
@@ -240,25 +253,29 @@ func testDuplicateKeysCollapse(t *testing.T, s store.Store) {
 	r := newUser("u1", "dup", "x@example.com", "X@Example.com", "x@example.com")
 	r.Indexes = append(r.Indexes, store.IndexKey{Name: store.IndexUserName, Value: "DUP"})
 	mustCreate(t, s, r)
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u1")
-	wantLookup(t, s, store.KindUser, store.IndexUserName, "dup", "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com", 0, "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexUserName, "dup", 0, "u1")
 
 	// Replace with the same duplicates: still the resource's own keys.
 	r2 := newUser("u1", "dup", "x@example.com", "x@EXAMPLE.com")
 	mustApply(t, s, store.Write{Put: r2, ExpectVersion: 1})
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com", 0, "u1")
 
 	// Dropping the email frees it, however many times it was listed.
 	mustApply(t, s, store.Write{Put: newUser("u1", "dup"), ExpectVersion: 2})
 	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com")
 	mustCreate(t, s, newUser("u2", "other", "x@example.com"))
-	wantLookup(t, s, store.KindUser, store.IndexEmail, "x@example.com", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com", 0, "u2")
 
-	// Deleting frees collapsed keys too.
-	mustCreate(t, s, newUser("u3", "trio", "t@example.com", "T@example.com"))
+	// Deleting frees collapsed keys too, unique or not.
+	trio := newUser("u3", "trio", "t@example.com", "T@example.com")
+	trio.Indexes = append(trio.Indexes, store.IndexKey{Name: store.IndexUserName, Value: "TRIO"})
+	mustCreate(t, s, trio)
 	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}})
 	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "t@example.com")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "t@example.com", 0)
 	mustCreate(t, s, newUser("u4", "trio", "t@example.com"))
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "t@example.com", 0, "u4")
 }
 
 // testSameValueAcrossKinds: uniqueness is per kind and per index name.
@@ -287,10 +304,163 @@ func testDeleteFreesKeys(t *testing.T, s store.Store) {
 
 	wantNoLookup(t, s, store.KindGroup, store.IndexDisplayName, "Eng")
 	wantNoLookup(t, s, store.KindGroup, store.IndexExternalID, "ext-g1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0)
 	wantLookup(t, s, store.KindUser, store.IndexEmail, "bob@example.com", "u2")
 	mustCreate(t, s, withExternalID(newUser("u3", "ALICE", "alice@example.com"), "ext-1"))
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u3")
 	wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1", "u3")
 	mustCreate(t, s, withExternalID(newGroup("g2", "eng"), "ext-g1"))
 	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "Eng", "g2")
+}
+
+// testEmptyValueClaimsNothing: a key with an empty value (an absent
+// externalId or email) is no index entry, so any number of resources may
+// lack it, and looking up the empty value finds nothing.
+func testEmptyValueClaimsNothing(t *testing.T, s store.Store) {
+	for _, id := range []string{"u1", "u2"} {
+		mustCreate(t, s, withExternalID(newUser(id, id, ""), ""))
+	}
+	for _, index := range []string{store.IndexExternalID, store.IndexEmail} {
+		wantNoLookup(t, s, store.KindUser, index, "")
+		wantLookupAll(t, s, store.KindUser, index, "", 0)
+	}
+}
+
+// testSharedEmail: emails.value is not unique: users sharing an email all
+// hold it, Lookup answers the smallest id, LookupAll all of them in id
+// order, and an update or a delete that drops the email removes only that
+// user.
+func testSharedEmail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if store.Unique(store.IndexEmail) {
+		t.Fatal("store.Unique(IndexEmail) = true; the suite expects emails.value to be non-unique")
+	}
+	// Created out of id order, in several cases.
+	u2 := mustCreate(t, s, newUser("u2", "bob", "Shared@Example.com", "bob@example.com"))
+	u1 := mustCreate(t, s, newUser("u1", "alice", "shared@example.com", "alice@example.com"))
+	u3 := mustCreate(t, s, newUser("u3", "carol", "SHARED@EXAMPLE.COM"))
+	for _, r := range []*store.Resource{u1, u2, u3} {
+		if r.Version != 1 {
+			t.Fatalf("create %s: Version = %d, want 1", r.ID, r.Version)
+		}
+	}
+
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "shared@example.com", "u1")
+	all := wantLookupAll(t, s, store.KindUser, store.IndexEmail, "sHaReD@example.com", 0, "u1", "u2", "u3")
+	for i, want := range []*store.Resource{u1, u2, u3} {
+		checkResource(t, "LookupAll result", all[i], want)
+	}
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1")
+
+	// An update that drops the email removes u1 only; its other email stays.
+	mustApply(t, s, store.Write{Put: newUser("u1", "alice", "alice@example.com"), ExpectVersion: 1})
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "shared@example.com", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "shared@example.com", 0, "u2", "u3")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1")
+
+	// An update that keeps it (in another case) changes nothing for others.
+	mustApply(t, s, store.Write{Put: newUser("u3", "carol", "shared@EXAMPLE.com", "carol@example.com"), ExpectVersion: 1})
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "shared@example.com", 0, "u2", "u3")
+
+	// A delete removes u2 only.
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "shared@example.com", 0, "u3")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "bob@example.com", 0)
+
+	// The last holder leaving frees the email entirely.
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}})
+	wantNoLookup(t, s, store.KindUser, store.IndexEmail, "shared@example.com")
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "shared@example.com", 0)
+	noErr(t, err, "lookup all of a free email")
+	if len(rs) != 0 {
+		t.Fatalf("lookup all of a free email = %d resources, want none", len(rs))
+	}
+	// And a user taking it back is its only holder.
+	mustApply(t, s, store.Write{Put: newUser("u1", "alice", "alice@example.com", "Shared@example.com"), ExpectVersion: 2})
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "shared@example.com", 0, "u1")
+}
+
+// testSharedEmailOrder: the holders of an email come in id order (byte
+// order, as List), whatever the order of their creation, and max bounds
+// how many come back.
+func testSharedEmailOrder(t *testing.T, s store.Store) {
+	var ids []string
+	for i := range 25 {
+		ids = append(ids, fmt.Sprintf("u%d", i))
+	}
+	for i := range ids {
+		id := ids[(i*7)%len(ids)] // every id once, out of order
+		mustCreate(t, s, newUser(id, "name-"+id, "team@example.com"))
+	}
+	slices.Sort(ids) // u0, u1, u10, u11, ..., u19, u2, u20, ...
+	wantLookup(t, s, store.KindUser, store.IndexEmail, "team@example.com", ids[0])
+	for _, limit := range []int{0, -1, 1, 2, 10, 24, 25, 26, 1000} {
+		want := ids
+		if limit > 0 && limit < len(ids) {
+			want = ids[:limit]
+		}
+		wantLookupAll(t, s, store.KindUser, store.IndexEmail, "TEAM@example.com", limit, want...)
+	}
+	page, err := s.List(t.Context(), store.KindUser, 0, 100)
+	noErr(t, err, "list")
+	var listed []string
+	for _, r := range page.Resources {
+		listed = append(listed, r.ID)
+	}
+	if !slices.Equal(listed, ids) {
+		t.Fatalf("List order %q differs from LookupAll order %q", listed, ids)
+	}
+}
+
+// testSharedEmailMoves: emails move between users in one write each
+// without conflict, and each email's holders follow.
+func testSharedEmailMoves(t *testing.T, s store.Store) {
+	mustCreate(t, s, newUser("u1", "alice", "a@example.com", "x@example.com"))
+	mustCreate(t, s, newUser("u2", "bob", "b@example.com"))
+	// Values that extend or cut another never mix with it.
+	mustCreate(t, s, newUser("u0", "zed", "a@example.co", "a@example.comx", "x@example.com.au"))
+	// u2 takes both of u1's emails while u1 still holds them.
+	mustApply(t, s, store.Write{Put: newUser("u2", "bob", "A@example.com", "X@example.com"), ExpectVersion: 1})
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a@example.com", 0, "u1", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com", 0, "u1", "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "b@example.com", 0)
+	// u1 swaps one for b.
+	mustApply(t, s, store.Write{Put: newUser("u1", "alice", "b@example.com", "x@example.com"), ExpectVersion: 1})
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a@example.com", 0, "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "b@example.com", 0, "u1")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com", 0, "u1", "u2")
+	// The write that took shared emails stored u2 whole.
+	got := mustGet(t, s, store.KindUser, "u2")
+	want := newUser("u2", "bob", "A@example.com", "X@example.com")
+	want.Version = 2
+	checkResource(t, "user holding shared emails", got, want)
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "a@example.co", 0, "u0")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "x@example.com.au", 0, "u0")
+}
+
+// testLookupAllUnique: on a unique index LookupAll returns the one holder,
+// or nothing, within the kind; max does not change that.
+func testLookupAllUnique(t *testing.T, s store.Store) {
+	u1 := mustCreate(t, s, withExternalID(newUser("u1", "Alice", "alice@example.com"), "ext-1"))
+	mustCreate(t, s, withExternalID(newUser("u2", "bob"), "ext-2"))
+	g1 := mustCreate(t, s, withExternalID(newGroup("g1", "Engineering"), "ext-1"))
+
+	for _, limit := range []int{0, 1, 5} {
+		all := wantLookupAll(t, s, store.KindUser, store.IndexUserName, "ALICE", limit, "u1")
+		checkResource(t, "LookupAll of a userName", all[0], u1)
+		wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "Ext-1", limit, "u1")
+		all = wantLookupAll(t, s, store.KindGroup, store.IndexExternalID, "ext-1", limit, "g1")
+		checkResource(t, "LookupAll of a group externalId", all[0], g1)
+		wantLookupAll(t, s, store.KindGroup, store.IndexDisplayName, "engineering", limit, "g1")
+	}
+	wantLookupAll(t, s, store.KindUser, store.IndexUserName, "carol", 0)
+	wantLookupAll(t, s, store.KindUser, store.IndexDisplayName, "engineering", 0)
+	wantLookupAll(t, s, store.KindGroup, store.IndexUserName, "alice", 0)
+	wantLookupAll(t, s, store.KindGroup, store.IndexEmail, "alice@example.com", 0)
+
+	mustApply(t, s, store.Write{Put: withExternalID(newUser("u1", "alicia"), "ext-1"), ExpectVersion: 1})
+	wantLookupAll(t, s, store.KindUser, store.IndexUserName, "alice", 0)
+	wantLookupAll(t, s, store.KindUser, store.IndexUserName, "alicia", 0, "u1")
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "ext-2", 0)
 }

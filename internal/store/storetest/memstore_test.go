@@ -34,9 +34,10 @@ type memDB struct {
 	open bool // a namespace is opened by one store at a time
 
 	resources map[store.Kind]map[string]*memResource
-	index     map[store.Kind]map[store.IndexKey]string // folded key -> id
-	members   map[string]map[string]bool               // group -> members
-	groupsOf  map[string]map[string]bool               // member -> groups
+	index     map[store.Kind]map[store.IndexKey]string          // unique index: folded key -> id
+	holders   map[store.Kind]map[store.IndexKey]map[string]bool // non-unique index: folded key -> ids
+	members   map[string]map[string]bool                        // group -> members
+	groupsOf  map[string]map[string]bool                        // member -> groups
 
 	links   map[linkKey][]byte // JSON of store.Link
 	remotes map[linkKey]string // (app, kind, remote id) -> hub id
@@ -97,6 +98,7 @@ func newMemDB() *memDB {
 	return &memDB{
 		resources: map[store.Kind]map[string]*memResource{},
 		index:     map[store.Kind]map[store.IndexKey]string{},
+		holders:   map[store.Kind]map[store.IndexKey]map[string]bool{},
 		members:   map[string]map[string]bool{},
 		groupsOf:  map[string]map[string]bool{},
 		links:     map[linkKey][]byte{},
@@ -159,11 +161,12 @@ func (m *memStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+// foldKeys folds keys and drops duplicates and empty values.
 func foldKeys(keys []store.IndexKey) []store.IndexKey {
 	out := make([]store.IndexKey, 0, len(keys))
 	for _, k := range keys {
 		f := store.IndexKey{Name: k.Name, Value: strings.ToLower(k.Value)}
-		if !slices.Contains(out, f) {
+		if f.Value != "" && !slices.Contains(out, f) {
 			out = append(out, f)
 		}
 	}
@@ -190,16 +193,47 @@ func (m *memStore) Get(ctx context.Context, kind store.Kind, id string) (*store.
 	return decodeResource(r.raw)
 }
 
+// holderIDs returns the ids holding a folded key, sorted.
+func (db *memDB) holderIDs(kind store.Kind, key store.IndexKey) []string {
+	if store.Unique(key.Name) {
+		if id, ok := db.index[kind][key]; ok {
+			return []string{id}
+		}
+		return nil
+	}
+	return sorted(setKeys(db.holders[kind][key]))
+}
+
 func (m *memStore) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {
 	if err := m.lock(ctx, "lookup"); err != nil {
 		return nil, err
 	}
 	defer m.unlock()
-	id, ok := m.db.index[kind][store.IndexKey{Name: index, Value: strings.ToLower(value)}]
-	if !ok {
+	ids := m.db.holderIDs(kind, store.IndexKey{Name: index, Value: strings.ToLower(value)})
+	if len(ids) == 0 {
 		return nil, fmt.Errorf("memstore: lookup %s %s %q: %w", kind, index, value, store.ErrNotFound)
 	}
-	return decodeResource(m.db.resources[kind][id].raw)
+	return decodeResource(m.db.resources[kind][ids[0]].raw)
+}
+
+func (m *memStore) LookupAll(ctx context.Context, kind store.Kind, index, value string, limit int) ([]*store.Resource, error) {
+	if err := m.lock(ctx, "lookup all"); err != nil {
+		return nil, err
+	}
+	defer m.unlock()
+	ids := m.db.holderIDs(kind, store.IndexKey{Name: index, Value: strings.ToLower(value)})
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]*store.Resource, 0, len(ids))
+	for _, id := range ids {
+		r, err := decodeResource(m.db.resources[kind][id].raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (m *memStore) List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error) {
@@ -256,6 +290,9 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 		}
 		keys := foldKeys(p.Indexes)
 		for _, k := range keys {
+			if !store.Unique(k.Name) {
+				continue
+			}
 			if holder, ok := db.index[p.Kind][k]; ok && holder != p.ID {
 				return nil, fmt.Errorf("memstore: put %s %q: %s %q is held by %q: %w",
 					p.Kind, p.ID, k.Name, k.Value, holder, store.ErrConflict)
@@ -295,18 +332,13 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	if put != nil {
 		p := w.Put
 		if old, ok := db.resources[p.Kind][p.ID]; ok {
-			db.dropKeys(p.Kind, old.keys)
+			db.dropKeys(p.Kind, p.ID, old.keys)
 		}
 		if db.resources[p.Kind] == nil {
 			db.resources[p.Kind] = map[string]*memResource{}
 		}
 		db.resources[p.Kind][p.ID] = put
-		if db.index[p.Kind] == nil {
-			db.index[p.Kind] = map[store.IndexKey]string{}
-		}
-		for _, k := range put.keys {
-			db.index[p.Kind][k] = p.ID
-		}
+		db.addKeys(p.Kind, p.ID, put.keys)
 		r, err := decodeResource(put.raw)
 		if err != nil {
 			return nil, err
@@ -321,7 +353,7 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	}
 	if d := w.Delete; d != nil {
 		old := db.resources[d.Kind][d.ID]
-		db.dropKeys(d.Kind, old.keys)
+		db.dropKeys(d.Kind, d.ID, old.keys)
 		delete(db.resources[d.Kind], d.ID)
 		for member := range db.members[d.ID] {
 			db.removeMember(d.ID, member)
@@ -336,9 +368,33 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	return out, nil
 }
 
-func (db *memDB) dropKeys(kind store.Kind, keys []store.IndexKey) {
+func (db *memDB) addKeys(kind store.Kind, id string, keys []store.IndexKey) {
+	if db.index[kind] == nil {
+		db.index[kind] = map[store.IndexKey]string{}
+		db.holders[kind] = map[store.IndexKey]map[string]bool{}
+	}
 	for _, k := range keys {
-		delete(db.index[kind], k)
+		if store.Unique(k.Name) {
+			db.index[kind][k] = id
+			continue
+		}
+		if db.holders[kind][k] == nil {
+			db.holders[kind][k] = map[string]bool{}
+		}
+		db.holders[kind][k][id] = true
+	}
+}
+
+func (db *memDB) dropKeys(kind store.Kind, id string, keys []store.IndexKey) {
+	for _, k := range keys {
+		if store.Unique(k.Name) {
+			delete(db.index[kind], k)
+			continue
+		}
+		delete(db.holders[kind][k], id)
+		if len(db.holders[kind][k]) == 0 {
+			delete(db.holders[kind], k)
+		}
 	}
 }
 

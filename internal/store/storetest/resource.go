@@ -276,8 +276,8 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	checkResource(t, "group with empty origin and data", mustGet(t, s, store.KindGroup, "g1"), &gw)
 }
 
-// testResourceCopies: resources returned by Apply, Get, Lookup and List are
-// copies, and the store does not keep the caller's Put either.
+// testResourceCopies: resources returned by Apply, Get, Lookup, LookupAll
+// and List are copies, and the store does not keep the caller's Put either.
 func testResourceCopies(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	in := newUser("u1", "alice", "alice@example.com")
@@ -310,6 +310,14 @@ func testResourceCopies(t *testing.T, s store.Store) {
 	noErr(t, err, "lookup")
 	scribble(r)
 	checkResource(t, "Get after changing a Lookup result", mustGet(t, s, store.KindUser, "u1"), &want)
+
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexEmail, "alice@example.com", 0)
+	noErr(t, err, "lookup all")
+	for _, r := range rs {
+		scribble(r)
+	}
+	checkResource(t, "Get after changing a LookupAll result", mustGet(t, s, store.KindUser, "u1"), &want)
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1")
 
 	page, err := s.List(ctx, store.KindUser, 0, 10)
 	noErr(t, err, "list")

@@ -25,15 +25,16 @@ func restartTests() []restartTest {
 	}
 }
 
-// testRestartResources: resources, versions, indexes, memberships and links
-// survive a restart, and uniqueness and versioning carry on.
+// testRestartResources: resources, versions, indexes (a shared email's
+// holders included), memberships and links survive a restart, and
+// uniqueness and versioning carry on.
 func testRestartResources(t *testing.T, r *reopener) {
 	ctx := t.Context()
 	s := r.s
 	alice := withExternalID(newUser("u1", "Alice", "alice@example.com"), "ext-1")
 	mustCreate(t, s, newUser("u1", "alice"))
 	mustApply(t, s, store.Write{Put: alice, ExpectVersion: 1})
-	bob := newUser("u2", "bob")
+	bob := newUser("u2", "bob", "Alice@Example.com")
 	mustCreate(t, s, bob)
 	eng := newGroup("g1", "Engineering")
 	mustApply(t, s, store.Write{Put: eng, Group: "g1", AddMembers: []string{"u1", "u2"}})
@@ -51,6 +52,7 @@ func testRestartResources(t *testing.T, r *reopener) {
 		checkResource(t, "other user after restart", mustGet(t, s, store.KindUser, "u2"), &wantB)
 		wantLookup(t, s, store.KindUser, store.IndexUserName, "alice", "u1")
 		wantLookup(t, s, store.KindUser, store.IndexEmail, "ALICE@example.com", "u1")
+		wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1", "u2")
 		wantLookup(t, s, store.KindUser, store.IndexExternalID, "ext-1", "u1")
 		wantLookup(t, s, store.KindGroup, store.IndexDisplayName, "engineering", "g1")
 		ids, total := listIDs(t, s, store.KindUser, 0, 10)
@@ -84,10 +86,12 @@ func testRestartResources(t *testing.T, r *reopener) {
 	s = r.restart()
 	wantMissing(t, s, store.KindUser, "u2")
 	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "bob")
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1")
 	wantMembers(t, s, "g1", []string{"u1"}, []string{"u2"})
 	_, err := s.LinkByRemote(ctx, "bitbucket", store.KindUser, "r-1")
 	wantErr(t, err, store.ErrNotFound, "dropped reverse link after restart")
-	mustCreate(t, s, newUser("u4", "bob"))
+	mustCreate(t, s, newUser("u4", "bob", "alice@EXAMPLE.com"))
+	wantLookupAll(t, s, store.KindUser, store.IndexEmail, "alice@example.com", 0, "u1", "u4")
 }
 
 // testRestartQueue: queued keys, due times, attempts and leases survive; a

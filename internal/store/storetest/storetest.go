@@ -270,6 +270,28 @@ func wantNoLookup(t testing.TB, s store.Store, kind store.Kind, index, value str
 	wantErr(t, err, store.ErrNotFound, "lookup %s %s %q", kind, index, value)
 }
 
+// wantLookupAll checks that LookupAll of an index key with max returns the
+// resources of wantIDs, of kind, in that order, and returns them.
+func wantLookupAll(t testing.TB, s store.Store, kind store.Kind, index, value string, max int, wantIDs ...string) []*store.Resource {
+	t.Helper()
+	rs, err := s.LookupAll(t.Context(), kind, index, value, max)
+	noErr(t, err, "lookup all %s %s %q (max %d)", kind, index, value, max)
+	ids := make([]string, 0, len(rs))
+	for _, r := range rs {
+		if r == nil {
+			t.Fatalf("lookup all %s %s %q (max %d): a nil resource", kind, index, value, max)
+		}
+		if r.Kind != kind {
+			t.Fatalf("lookup all %s %s %q (max %d): resource %q of kind %s", kind, index, value, max, r.ID, r.Kind)
+		}
+		ids = append(ids, r.ID)
+	}
+	if !slices.Equal(ids, wantIDs) {
+		t.Fatalf("lookup all %s %s %q (max %d) = %q, want %q in this order", kind, index, value, max, ids, wantIDs)
+	}
+	return rs
+}
+
 // wantQueueLen checks an app's queue length.
 func wantQueueLen(t testing.TB, s store.Store, app string, want int) {
 	t.Helper()
