@@ -389,12 +389,15 @@ func testConcurrentClaimLeaseExpiry(t *testing.T, s store.Store) {
 					// Stall past the lease until another worker claims
 					// the first key again; then its ack must fail.
 					clock.Add(leaseTicks)
-					for spins := 0; !reclaimed(cs[0].Key, first); spins++ {
-						if spins > maxSpins {
+					// Other workers reclaim over the network on a loaded
+					// machine: wait on the wall clock, not a spin count.
+					deadline := time.Now().Add(30 * time.Second)
+					for !reclaimed(cs[0].Key, first) {
+						if time.Now().After(deadline) {
 							t.Errorf("key %s: lease ended but nobody claimed it again", cs[0].Key)
 							return
 						}
-						runtime.Gosched()
+						time.Sleep(100 * time.Microsecond)
 					}
 				}
 				runtime.Gosched()
