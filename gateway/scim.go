@@ -273,7 +273,7 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 		if im := c.Request().Header.Get("If-Match"); im != "" && !etagMatches(im, r.Version) {
 			return scim.ErrPreconditionFailed.Detailf("If-Match %s does not match the current version %s", im, etag(r.Version))
 		}
-		w := store.Write{Delete: &store.Ref{Kind: k.store, ID: r.ID}, DeleteVersion: r.Version}
+		w := store.Write{Delete: &store.Ref{Kind: k.store, ID: r.ID}, DeleteVersion: r.Version, Time: s.opts.Now()}
 		if _, err := s.opts.Store.Apply(c.Request().Context(), w); err != nil {
 			switch {
 			case errors.Is(err, store.ErrNotFound):

@@ -187,6 +187,16 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	case w.Delete != nil:
 		op, kind, id, expect = "delete", string(w.Delete.Kind), w.Delete.ID, w.DeleteVersion
 	}
+	// touched is the Modified of the groups a delete re-versions, as the
+	// metadata JSON keeps times ("" leaves Modified unchanged).
+	var touched string
+	if w.Delete != nil && !w.Time.IsZero() {
+		b, err := w.Time.MarshalText()
+		if err != nil {
+			return nil, fmt.Errorf("redis store: apply %s: write time: %w", what, err)
+		}
+		touched = string(b)
+	}
 
 	target := s.k.queueTokens() // any key of the store when there is no target
 	if op != "none" {
@@ -201,12 +211,13 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	}
 	keys := []string{target, s.k.ids(kind), groupKey}
 
-	args := make([]any, 0, 16+3*len(entries)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
+	args := make([]any, 0, 18+3*len(entries)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
 	args = append(args, op, id, expect, data, meta, s.k.indexPrefix(kind), s.k.valueSetPrefix(kind), len(entries))
 	for _, e := range entries {
 		args = append(args, e.name, e.folded, e.set)
 	}
-	args = append(args, w.Group, s.k.memberPrefix(), s.k.groupsPrefix(), groupMode, len(w.AddMembers))
+	args = append(args, w.Group, s.k.memberPrefix(), s.k.groupsPrefix(), groupMode)
+	args = append(args, s.k.resourcePrefix(string(store.KindGroup)), touched, len(w.AddMembers))
 	for _, m := range w.AddMembers {
 		args = append(args, m)
 	}

@@ -87,6 +87,10 @@ end
 //	group, memberPrefix, groupsPrefix, groupMode
 //	                 group id ("" = no membership change); groupMode "created"
 //	                 when Put creates or replaces that group, "check" otherwise
+//	groupResPrefix, touched
+//	                 resource hash prefix of groups (a group id is appended);
+//	                 the Modified of the groups a delete re-versions, as
+//	                 resourceMeta encodes times ("" = Modified unchanged)
 //	nAdd, nAdd × member id, nRemove, nRemove × member id
 //	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
 //
@@ -96,6 +100,11 @@ end
 // update removes the entries the new keys do not list, from where they were
 // written, and adds only the entries that are new: its index work is
 // proportional to the keys that change.
+//
+// A delete re-versions each group the deleted resource was a member of (v
+// + 1, and the "m" field of its metadata set to touched unless touched is
+// ""): O(groups of the resource). A group id that names no group hash is
+// skipped.
 //
 // Returns the stored version for a put, 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
@@ -114,6 +123,7 @@ for _ = 1, tonumber(nextArg()) do
   newIx[#newIx + 1] = {name, value, set}
 end
 local group, memberPrefix, groupsPrefix, groupMode = nextArg(), nextArg(), nextArg(), nextArg()
+local groupResPrefix, touched = nextArg(), nextArg()
 local adds, removes = {}, {}
 for _ = 1, tonumber(nextArg()) do adds[#adds + 1] = nextArg() end
 for _ = 1, tonumber(nextArg()) do removes[#removes + 1] = nextArg() end
@@ -201,6 +211,16 @@ elseif op == 'delete' then
   end
   for _, g in ipairs(redis.call('SMEMBERS', groupsPrefix .. id)) do
     redis.call('SREM', memberPrefix .. g, id)
+    local gk = groupResPrefix .. g
+    local gmeta = redis.call('HGET', gk, 'm')
+    if gmeta then
+      redis.call('HINCRBY', gk, 'v', 1)
+      if touched ~= '' then
+        local gm = cjson.decode(gmeta)
+        gm.m = touched
+        redis.call('HSET', gk, 'm', cjson.encode(gm))
+      end
+    end
   end
   redis.call('DEL', memberPrefix .. id, groupsPrefix .. id)
 end

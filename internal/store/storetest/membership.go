@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -17,6 +18,9 @@ func membershipTests() []test {
 		{"MembersNotChecked", testMembersNotChecked},
 		{"DeleteUser", testMembershipDeleteUser},
 		{"DeleteGroup", testMembershipDeleteGroup},
+		{"DeleteReversionsGroups", testMembershipDeleteReversionsGroups},
+		{"DeleteReversionsOnce", testMembershipDeleteReversionsOnce},
+		{"DeleteGroupReversionsNoMember", testMembershipDeleteGroupReversionsNoMember},
 		{"UnknownGroupReads", testMembershipUnknownGroupReads},
 	}
 }
@@ -97,8 +101,9 @@ func testMembershipAddRemove(t *testing.T, s store.Store) {
 	mustApply(t, s, store.Write{Group: "g1", AddMembers: []string{"u2"}, RemoveMembers: []string{"u1", "u3"}})
 	wantMembers(t, s, "g1", []string{"u2"}, []string{"u1", "u3"})
 
-	// The group resource itself is untouched by membership writes of others.
-	mustGet(t, s, store.KindGroup, "g1")
+	// The group resource itself is untouched by membership-only writes: the
+	// caller pairs them with a Put of the group when its version must move.
+	wantVersioned(t, s, "group after membership-only writes", newGroup("g1", "Eng"), 1, t0)
 }
 
 // testMembershipIdempotent: adding a present member or removing an absent
@@ -245,6 +250,108 @@ func testMembershipDeleteGroup(t *testing.T, s store.Store) {
 
 	mustCreate(t, s, newGroup("g1", "Eng"))
 	wantMembers(t, s, "g1", nil, []string{"u1", "u2", "child"})
+}
+
+// wantVersioned checks that a stored resource is want with the given
+// Version and Modified, everything else as written.
+func wantVersioned(t testing.TB, s store.Store, what string, want *store.Resource, version int64, modified time.Time) {
+	t.Helper()
+	w := *want
+	w.Version, w.Modified = version, modified
+	checkResource(t, what, mustGet(t, s, w.Kind, w.ID), &w)
+}
+
+// testMembershipDeleteReversionsGroups: deleting a user re-versions every
+// group it was a member of (Version+1, Modified = Write.Time) in the same
+// write, keeping the rest of each group as it was, so a group's entity tag
+// changes with its member list; other groups are untouched. With a zero
+// Time the version still moves and Modified stays.
+func testMembershipDeleteReversionsGroups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newUser("u1", "alice"))
+	mustCreate(t, s, newUser("u2", "bob"))
+	// Data and index values a store that rewrites the group's metadata
+	// must carry through unchanged: non-ASCII, slashes, quotes.
+	eng := withExternalID(newGroup("g1", `Eng/Ops "Zoë"`), "ext/g1")
+	mustApply(t, s, store.Write{Put: eng, Group: "g1", AddMembers: []string{"u1", "u2"}})
+	eng.Modified = at(time.Minute)
+	mustApply(t, s, store.Write{Put: eng, ExpectVersion: 1}) // g1 at version 2
+	ops := newGroup("g2", "Ops")
+	mustApply(t, s, store.Write{Put: ops, Group: "g2", AddMembers: []string{"u1"}})
+	other := newGroup("g3", "Sales")
+	mustApply(t, s, store.Write{Put: other, Group: "g3", AddMembers: []string{"u2"}})
+
+	when := time.Date(2031, time.March, 15, 1, 2, 3, 456789012, time.FixedZone("CET", 60*60))
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}, Time: when})
+	wantVersioned(t, s, "group the deleted user was in", eng, 3, when)
+	wantVersioned(t, s, "other group the deleted user was in", ops, 2, when)
+	wantVersioned(t, s, "group the deleted user was not in", other, 1, t0)
+	wantMembers(t, s, "g1", []string{"u2"}, []string{"u1"})
+	wantMembers(t, s, "g2", nil, []string{"u1"})
+	wantLookup(t, s, store.KindGroup, store.IndexDisplayName, `eng/ops "zoë"`, "g1")
+	wantLookup(t, s, store.KindGroup, store.IndexExternalID, "EXT/G1", "g1")
+
+	// The new version is the one compare-and-set checks.
+	_, err := s.Apply(ctx, store.Write{Put: eng, ExpectVersion: 2})
+	wantErr(t, err, store.ErrVersionMismatch, "replace of a group at its version before a member was deleted")
+	if g := mustApply(t, s, store.Write{Put: eng, ExpectVersion: 3}); g.Version != 4 {
+		t.Fatalf("replace of a re-versioned group: Version = %d, want 4", g.Version)
+	}
+
+	// Zero Time: the version moves, Modified stays.
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u2"}})
+	wantVersioned(t, s, "group of a user deleted with a zero Time", eng, 5, eng.Modified)
+	wantVersioned(t, s, "other group of a user deleted with a zero Time", other, 2, t0)
+	wantVersioned(t, s, "group untouched by the second delete", ops, 2, when)
+}
+
+// testMembershipDeleteReversionsOnce: a failed delete re-versions nothing;
+// a delete that comes with a membership change of one of the user's groups
+// re-versions that group once (membership changes leave versions alone).
+func testMembershipDeleteReversionsOnce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, newUser("u1", "alice"))
+	eng := newGroup("g1", "Eng")
+	mustApply(t, s, store.Write{Put: eng, Group: "g1", AddMembers: []string{"u1"}})
+	ops := newGroup("g2", "Ops")
+	mustApply(t, s, store.Write{Put: ops, Group: "g2", AddMembers: []string{"u1"}})
+
+	_, err := s.Apply(ctx, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}, DeleteVersion: 7, Time: at(time.Hour)})
+	wantErr(t, err, store.ErrVersionMismatch, "stale delete of a member")
+	wantVersioned(t, s, "group of a member whose delete failed", eng, 1, t0)
+	wantVersioned(t, s, "other group of a member whose delete failed", ops, 1, t0)
+
+	mustApply(t, s, store.Write{
+		Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}, DeleteVersion: 1, Time: at(time.Hour),
+		Group: "g1", AddMembers: []string{"u2"}, RemoveMembers: []string{"u1"},
+	})
+	wantVersioned(t, s, "group of the deleted member with a membership change", eng, 2, at(time.Hour))
+	wantVersioned(t, s, "other group of the deleted member", ops, 2, at(time.Hour))
+	wantMembers(t, s, "g1", []string{"u2"}, []string{"u1"})
+	wantMembers(t, s, "g2", nil, []string{"u1"})
+}
+
+// testMembershipDeleteGroupReversionsNoMember: deleting a group re-versions
+// none of its members, users or groups, nor unrelated groups; only a group
+// it was itself a member of is re-versioned, like for any deleted member.
+func testMembershipDeleteGroupReversionsNoMember(t *testing.T, s store.Store) {
+	alice := newUser("u1", "alice")
+	mustCreate(t, s, alice)
+	child := newGroup("child", "Child")
+	mustCreate(t, s, child)
+	mustApply(t, s, store.Write{Put: newGroup("g1", "Eng"), Group: "g1", AddMembers: []string{"u1", "child"}})
+	ops := newGroup("g2", "Ops")
+	mustApply(t, s, store.Write{Put: ops, Group: "g2", AddMembers: []string{"u1", "child"}})
+	parent := newGroup("parent", "Parent")
+	mustApply(t, s, store.Write{Put: parent, Group: "parent", AddMembers: []string{"g1"}})
+
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindGroup, ID: "g1"}, Time: at(time.Hour)})
+	wantVersioned(t, s, "user member of the deleted group", alice, 1, t0)
+	wantVersioned(t, s, "group member of the deleted group", child, 1, t0)
+	wantVersioned(t, s, "unrelated group", ops, 1, t0)
+	wantVersioned(t, s, "group the deleted group was a member of", parent, 2, at(time.Hour))
+	wantMissing(t, s, store.KindGroup, "g1")
+	wantMembers(t, s, "parent", nil, []string{"g1"})
 }
 
 // testMembershipUnknownGroupReads: the contract does not say whether reading

@@ -275,6 +275,7 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	}
 	var put *memResource
 	var putRes store.Resource
+	var touched map[string]*memResource // groups a Delete re-versions, by id
 	if p := w.Put; p != nil {
 		old, exists := db.resources[p.Kind][p.ID]
 		switch {
@@ -318,6 +319,10 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 			return nil, fmt.Errorf("memstore: delete %s %q at version %d, expected %d: %w",
 				d.Kind, d.ID, old.version, w.DeleteVersion, store.ErrVersionMismatch)
 		}
+		var err error
+		if touched, err = db.touchGroups(*d, w.Time); err != nil {
+			return nil, err
+		}
 	}
 	if w.Group != "" {
 		_, exists := db.resources[store.KindGroup][w.Group]
@@ -345,12 +350,9 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 		}
 		out = r
 	}
-	for _, id := range w.AddMembers {
-		db.addMember(w.Group, id)
-	}
-	for _, id := range w.RemoveMembers {
-		db.removeMember(w.Group, id)
-	}
+	// A Delete comes before the membership changes of the same Write, as
+	// in the backends: a group the deleted resource leaves is re-versioned
+	// once, whatever the membership changes then do.
 	if d := w.Delete; d != nil {
 		old := db.resources[d.Kind][d.ID]
 		db.dropKeys(d.Kind, d.ID, old.keys)
@@ -361,9 +363,45 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 		for group := range db.groupsOf[d.ID] {
 			db.removeMember(group, d.ID)
 		}
+		for id, g := range touched {
+			db.resources[store.KindGroup][id] = g
+		}
+	}
+	for _, id := range w.AddMembers {
+		db.addMember(w.Group, id)
+	}
+	for _, id := range w.RemoveMembers {
+		db.removeMember(w.Group, id)
 	}
 	for _, mk := range w.Marks {
 		db.mark(mk)
+	}
+	return out, nil
+}
+
+// touchGroups returns the groups that deleting d re-versions, as they will
+// be stored: every group d is a member of (except d itself) with
+// Version+1, and Modified = now unless now is zero. It changes nothing.
+func (db *memDB) touchGroups(d store.Ref, now time.Time) (map[string]*memResource, error) {
+	out := map[string]*memResource{}
+	for id := range db.groupsOf[d.ID] {
+		g, ok := db.resources[store.KindGroup][id]
+		if !ok || (d.Kind == store.KindGroup && d.ID == id) {
+			continue
+		}
+		r, err := decodeResource(g.raw)
+		if err != nil {
+			return nil, err
+		}
+		r.Version++
+		if !now.IsZero() {
+			r.Modified = now
+		}
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("memstore: re-version group %q: encode: %w", id, err)
+		}
+		out[id] = &memResource{raw: raw, version: r.Version, keys: g.keys}
 	}
 	return out, nil
 }
