@@ -274,6 +274,14 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 			return scim.ErrPreconditionFailed.Detailf("If-Match %s does not match the current version %s", im, etag(r.Version))
 		}
 		w := store.Write{Delete: &store.Ref{Kind: k.store, ID: r.ID}, DeleteVersion: r.Version, Time: s.opts.Now()}
+		if k == groupKind {
+			name := displayNameOf(r.Data)
+			if w.Marks, err = s.groupMarks(c.Request().Context(), r.ID, name, name, nil, true); err != nil {
+				return err
+			}
+		} else {
+			w.Marks = s.userMarks(r.ID)
+		}
 		if _, err := s.opts.Store.Apply(c.Request().Context(), w); err != nil {
 			switch {
 			case errors.Is(err, store.ErrNotFound):

@@ -24,6 +24,7 @@ type Options struct {
 	Registry  *prometheus.Registry // nil: a private registry
 	IDPAuth   Authenticator        // required: nothing is served anonymously
 	AdminAuth Authenticator        // nil: admin endpoints are off
+	Marker    Marker               // nil: no fan-out marks (no apps)
 	Now       func() time.Time
 
 	BaseURL         string // external base URL for meta.location; "" derives it from the request

@@ -102,6 +102,12 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		w := store.Write{Put: r}
 		if k == groupKind {
 			w.Group, w.AddMembers = r.ID, members
+			if w.Marks, err = s.groupMarks(ctx, r.ID, "", scim.StringAt(doc, k.rt, "displayName"), members, false); err != nil {
+				return err
+			}
+			w.Marks = append(w.Marks, s.groupCreatedMarks(r.ID, scim.StringAt(doc, k.rt, "displayName"))...)
+		} else {
+			w.Marks = s.userMarks(r.ID)
 		}
 		stored, err := s.opts.Store.Apply(ctx, w)
 		if errors.Is(err, store.ErrConflict) {
@@ -186,6 +192,13 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 		w := store.Write{Put: r, ExpectVersion: cur.Version}
 		if k == groupKind {
 			w.Group, w.AddMembers, w.RemoveMembers = cur.ID, add, remove
+			oldName, newName := displayNameOf(cur.Data), scim.StringAt(next, k.rt, "displayName")
+			changed := append(append([]string(nil), add...), remove...)
+			if w.Marks, err = s.groupMarks(c.Request().Context(), cur.ID, oldName, newName, changed, oldName != newName); err != nil {
+				return nil, err
+			}
+		} else {
+			w.Marks = s.userMarks(cur.ID)
 		}
 		stored, err := s.opts.Store.Apply(c.Request().Context(), w)
 		switch {
@@ -261,6 +274,14 @@ func (s *Server) effectiveDelta(c echo.Context, groupID string, doc map[string]a
 		return nil, nil, nil, err
 	}
 	return doc, add, remove, nil
+}
+
+// groupCreatedMarks marks a new group for the apps that push it.
+func (s *Server) groupCreatedMarks(id, name string) []store.Mark {
+	if s.opts.Marker == nil {
+		return nil
+	}
+	return s.opts.Marker.GroupChanged(id, name, s.opts.Now())
 }
 
 func (s *Server) replace(k *kind) echo.HandlerFunc {
