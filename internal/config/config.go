@@ -8,8 +8,8 @@ import (
 // Config is the whole gateway configuration, as read from one YAML file.
 // Parse and Load return it with defaults filled in; Validate checks it.
 //
-// Each section is a struct of its own with a validate method, so that later
-// sections (apps, policies) slot in beside the existing ones.
+// Each section is a struct of its own with a validate method; apps and
+// policies are validated together, since policies refer to apps.
 type Config struct {
 	Server  Server  `yaml:"server"`
 	Store   Store   `yaml:"store"`
@@ -17,11 +17,19 @@ type Config struct {
 	SCIM    SCIM    `yaml:"scim"`
 	Auth    Auth    `yaml:"auth"`
 	Reports Reports `yaml:"reports"`
+	// Apps are the downstream applications accounts are provisioned to.
+	Apps []App `yaml:"apps"`
+	// Policies decide which hub users each app gets.
+	Policies []Policy `yaml:"policies"`
 
 	// loadProblems are found while parsing but do not stop it: environment
 	// variables that are not set and *_file secrets that cannot be read.
 	// Validate reports them with the rest.
 	loadProblems []Problem
+	// fromEnv holds the key paths of values that came from an environment
+	// variable: Validate never quotes them in a message, even where it
+	// quotes a value from the file (a filter's syntax error).
+	fromEnv map[string]bool
 }
 
 // Server configures the HTTP server that serves /scim/v2, /admin and the

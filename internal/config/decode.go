@@ -38,10 +38,19 @@ var durationType = reflect.TypeFor[Duration]()
 
 type decoder struct {
 	env      func(string) (string, bool)
-	errs     []Problem // the document does not fit the schema: Parse fails
-	unset    []Problem // unset variables: Validate reports them
-	nodes    int       // values visited so far
+	errs     []Problem       // the document does not fit the schema: Parse fails
+	unset    []Problem       // unset variables: Validate reports them
+	fromEnv  map[string]bool // paths of values set from an expansion
+	nodes    int             // values visited so far
 	maxNodes int
+}
+
+// defaulter is implemented (on the pointer) by the element types of lists
+// whose items have defaults of their own: the walker fills each new item
+// with them before decoding the item's keys over them, so that an absent
+// key takes its default and an explicit value, even a zero, is kept.
+type defaulter interface {
+	setDefaults()
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
@@ -115,6 +124,15 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
+		if isLeaf(v.Type().Elem()) {
+			// Allocate only when a value is set, so that a nil pointer
+			// (meaning "not given") survives `key: ${VAR:-}`.
+			p := reflect.New(v.Type().Elem())
+			if d.leaf(n, p.Elem(), path) {
+				v.Set(p)
+			}
+			return
+		}
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
@@ -128,6 +146,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
+			if def, ok := s.Index(i).Addr().Interface().(defaulter); ok {
+				def.setDefaults()
+			}
 			d.value(item, s.Index(i), indexPath(path, i))
 		}
 		v.Set(s)
@@ -205,16 +226,17 @@ func (d *decoder) key(k *yaml.Node, path string, seen map[string]int) (string, b
 	return k.Value, true
 }
 
-// leaf expands a scalar and decodes it with yaml.v3's scalar rules.
-func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
+// leaf expands a scalar and decodes it with yaml.v3's scalar rules. It
+// reports whether it set v.
+func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) bool {
 	if n.Kind != yaml.ScalarNode {
 		d.fail(n, path, "must be %s, not %s", expectation(v.Type()), kindName(n))
-		return
+		return false
 	}
 	expanded, changed, err := d.expand(n.Value, path)
 	if err != nil {
 		d.fail(n, path, "%v", err)
-		return
+		return false
 	}
 	c := *n
 	if changed {
@@ -227,7 +249,7 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 	}
 	tag := c.ShortTag()
 	if tag == nullTag {
-		return
+		return false
 	}
 	ptr := reflect.New(v.Type())
 	// yaml.v3 truncates a float decoded into an integer; 1.5 is no count.
@@ -235,9 +257,16 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 		// yaml.v3's message quotes the decoded value, which may be an
 		// expanded secret: quote the text from the file instead.
 		d.fail(n, path, "invalid value %s: must be %s", quoteRaw(n.Value), expectation(v.Type()))
-		return
+		return false
 	}
 	v.Set(ptr.Elem())
+	if changed {
+		if d.fromEnv == nil {
+			d.fromEnv = map[string]bool{}
+		}
+		d.fromEnv[path] = true
+	}
+	return true
 }
 
 // expand replaces ${VAR}, ${VAR:-default} and $$ in a value. A $ followed by

@@ -8,5 +8,9 @@
 // Validate reports every problem at once, each with the key path it concerns,
 // because a gateway that refuses to start should say everything that is wrong
 // in one go. Keeping all of this in one package means every other package
-// receives a Config that is already complete and valid.
+// receives a Config that is already complete and valid. The apps and
+// policies sections are checked here as data (names, references, limits,
+// filters compiled against the SCIM User schema); package mapping compiles
+// their attribute mappings and reports problems in them the same way, with
+// the key path.
 package config

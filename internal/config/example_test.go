@@ -55,6 +55,28 @@ func TestExampleValidates(t *testing.T) {
 			}},
 		},
 	}
+	bitbucket := DefaultApp()
+	bitbucket.Name, bitbucket.Type = "bitbucket", AppTypeAtlassian
+	bitbucket.BaseURL = "https://api.atlassian.com/scim/directory/00000000-0000-0000-0000-000000000000"
+	bitbucket.Actions.Groups = new(false)
+	bitbucket.Protected = []string{"breakglass@example.com"}
+	bitbucket.Attributes = []AttributeMapping{
+		{Target: "userName", Source: "userName", Transform: TransformLowercase},
+		{Target: "displayName", Template: "{{name.givenName}} {{name.familyName}}"},
+		{Target: "title", Source: "title", Default: "Staff"},
+		{Target: `emails[type eq "work"].value`, Source: "emails.value"},
+	}
+	wiki := DefaultApp()
+	wiki.Name, wiki.Type, wiki.BaseURL = "wiki", AppTypeSCIM, "https://wiki.example.com/scim/v2"
+	wiki.Actions.Groups = new(true) // the scim profile's default, filled in
+	want.Apps = []App{bitbucket, wiki}
+	want.Policies = []Policy{
+		{Name: "engineers-bitbucket", App: "bitbucket", Groups: []string{"Engineering", "id:2819c223-7f76-453a-919d-413861904646"},
+			Filter: `emails[type eq "work"].value ew "@example.com"`},
+		{Name: "engineers-wiki", App: "wiki", Groups: []string{"Engineering"},
+			PushGroups: []PushGroup{{Group: "Engineering", As: "wiki-engineering"}}},
+	}
+	want.fromEnv = map[string]bool{"auth.idp.tokens[0].token": true}
 	// Every other value in the example is its default, spelt out.
 	if !reflect.DeepEqual(cfg, want) {
 		got, _ := yaml.Marshal(cfg)

@@ -72,6 +72,8 @@ func FuzzParse(f *testing.F) {
 		"scim: {max_results: 0x10, default_count: -1, idempotency_ttl: 1d1h}\n",
 		"--- \nlog: {}\n---\n",
 		"server:\n  listen: |\n    ${X}\n",
+		"apps:\n  - {name: a, type: scim, base_url: \"${URL}\", token: ${T}, actions: {groups: ${UNSET_G:-}}}\npolicies:\n  - {name: p, app: a, groups: [g], filter: \"${F}\", push_groups: [{group: g, as: \"${A}\"}]}\n",
+		"apps: [~, {rate_limit: {requests_per_second: .nan, burst: ${B}}, safeguard: {max_deprovision_percent: 1e2}}]\n",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -59,7 +59,9 @@ func Parse(data []byte, env func(string) (string, bool)) (*Config, error) {
 		return nil, &ParseError{Problems: d.errs}
 	}
 	cfg.loadProblems = d.unset
+	cfg.fromEnv = d.fromEnv
 	readSecretFiles(reflect.ValueOf(cfg).Elem(), "", &cfg.loadProblems)
+	cfg.resolveAppDefaults()
 	return cfg, nil
 }
 

@@ -53,15 +53,17 @@ func TestParseRejectsUnknownKeysWithLine(t *testing.T) {
 		want Problem
 	}{
 		"top level": {"server: {}\nsevrer:\n  listen: x\n", Problem{Line: 2, Path: "sevrer",
-			Msg: "unknown key; expected one of: server, store, log, scim, auth, reports"}},
+			Msg: "unknown key; expected one of: server, store, log, scim, auth, reports, apps, policies"}},
 		"nested": {"server:\n  listen: \":1\"\n  lisen: \":2\"\n", Problem{Line: 3, Path: "server.lisen",
 			Msg: "unknown key; expected one of: listen, base_url, body_limit_bytes, read_timeout, write_timeout, shutdown_timeout"}},
 		"in a list item": {"auth:\n  idp:\n    tokens:\n      - name: a\n        tokn: x\n", Problem{Line: 5, Path: "auth.idp.tokens[0].tokn",
 			Msg: "unknown key; expected one of: name, token, token_file, allow_raw_header"}},
 		"in a flow mapping": {"log: {level: info, colour: true}\n", Problem{Line: 1, Path: "log.colour",
 			Msg: "unknown key; expected one of: level, format"}},
-		"a later section": {"apps:\n  bitbucket: {}\n", Problem{Line: 1, Path: "apps",
-			Msg: "unknown key; expected one of: server, store, log, scim, auth, reports"}},
+		"an app key": {"apps:\n  - name: bitbucket\n    tokn: x\n", Problem{Line: 3, Path: "apps[0].tokn",
+			Msg: "unknown key; expected one of: name, type, base_url, token, token_file, actions, deprovision, rate_limit, concurrency, timeout, protected, safeguard, drift, attributes"}},
+		"a policy key": {"policies:\n  - name: p\n    group: [a]\n", Problem{Line: 3, Path: "policies[0].group",
+			Msg: "unknown key; expected one of: name, app, groups, filter, push_groups"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			pe := parseErr(t, tc.doc, nil)
@@ -124,7 +126,7 @@ func TestParseDocumentErrors(t *testing.T) {
 		"two documents":   {"log: {}\n---\nlog: {}\n", Problem{Line: 2, Msg: "a second YAML document (---) is not allowed; put the whole configuration in one"}},
 		"root is a list":  {"- server\n", Problem{Line: 1, Msg: "must be a mapping of keys to values, not a list"}},
 		"root is a value": {"hello\n", Problem{Line: 1, Msg: "must be a mapping of keys to values, not a single value"}},
-		"merge key":       {"base: &b {level: info}\nlog:\n  <<: *b\n", Problem{Line: 1, Path: "base", Msg: "unknown key; expected one of: server, store, log, scim, auth, reports"}},
+		"merge key":       {"base: &b {level: info}\nlog:\n  <<: *b\n", Problem{Line: 1, Path: "base", Msg: "unknown key; expected one of: server, store, log, scim, auth, reports, apps, policies"}},
 		"alias as key":    {"log:\n  &k level: info\n  *k : debug\n", Problem{Line: 3, Path: "log", Msg: "an alias (*name) cannot be used as a key"}},
 		"non-scalar key":  {"log:\n  ? [a]\n  : b\n", Problem{Line: 2, Path: "log", Msg: "keys must be plain strings, not a list"}},
 	} {
@@ -302,7 +304,7 @@ auth:
 
 func TestExpansionNeverTouchesKeys(t *testing.T) {
 	pe := parseErr(t, "${SECTION}:\n  listen: x\nauth:\n  idp:\n    oidc:\n      - required_claims: {\"${K}\": v}\n", map[string]string{"SECTION": "server", "K": "tid"})
-	wantProblems(t, pe.Problems, []Problem{{Line: 1, Path: "${SECTION}", Msg: "unknown key; expected one of: server, store, log, scim, auth, reports"}})
+	wantProblems(t, pe.Problems, []Problem{{Line: 1, Path: "${SECTION}", Msg: "unknown key; expected one of: server, store, log, scim, auth, reports, apps, policies"}})
 	cfg := mustParse(t, "auth:\n  idp:\n    oidc:\n      - required_claims: {\"${K}\": \"${K}\"}\n", map[string]string{"K": "tid"})
 	if got := cfg.Auth.IdP.OIDC[0].RequiredClaims; !reflect.DeepEqual(got, map[string]string{"${K}": "tid"}) {
 		t.Errorf("required_claims = %v", got)

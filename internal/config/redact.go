@@ -20,6 +20,10 @@ func (c *Config) Redacted() ([]byte, error) {
 	r.Store.URL = redactURL(c.Store.URL)
 	r.Auth.IdP.OIDC = redactIssuers(c.Auth.IdP.OIDC)
 	r.Auth.Admin.OIDC = redactIssuers(c.Auth.Admin.OIDC)
+	r.Apps = slices.Clone(c.Apps)
+	for i := range r.Apps {
+		r.Apps[i].BaseURL = redactURL(r.Apps[i].BaseURL)
+	}
 	var doc yaml.Node
 	if err := doc.Encode(&r); err != nil {
 		return nil, fmt.Errorf("config: encode: %w", err)

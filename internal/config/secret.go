@@ -11,8 +11,9 @@ import (
 const Redaction = "<secret>"
 
 // Secret is a string that is never shown: fmt verbs, JSON, YAML, text
-// marshalling and slog all render it as "<secret>". Reveal returns the value
-// for the one place that needs it (comparing a presented credential).
+// marshalling and slog all render it as "<secret>" (YAML renders an empty
+// one as ""). Reveal returns the value for the one place that needs it
+// (comparing a presented credential).
 //
 // Keep Secret fields exported: fmt prints unexported fields by reflection,
 // without calling their methods. Never key a map by Secret: encoding/json
@@ -33,8 +34,15 @@ func (Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, Redaction) 
 // GoString implements fmt.GoStringer (%#v).
 func (Secret) GoString() string { return Redaction }
 
-// MarshalYAML implements yaml.Marshaler.
-func (Secret) MarshalYAML() (any, error) { return Redaction, nil }
+// MarshalYAML implements yaml.Marshaler. An empty Secret is written as ""
+// (there is nothing to hide), so that Redacted output keeps an unset token
+// unset: an empty token disables a credential and pauses an app.
+func (s Secret) MarshalYAML() (any, error) {
+	if s == "" {
+		return "", nil
+	}
+	return Redaction, nil
+}
 
 // MarshalJSON implements json.Marshaler.
 func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + Redaction + `"`), nil }

@@ -34,6 +34,7 @@ func (c *Config) Validate() error {
 	c.SCIM.validate(p, "scim")
 	c.Auth.validate(p, "auth")
 	c.Reports.validate(p, "reports")
+	c.validateApps(p)
 	if len(p.list) == 0 {
 		return nil
 	}

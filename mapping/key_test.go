@@ -1,0 +1,91 @@
+package mapping
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+func TestKeys(t *testing.T) {
+	if UserKey("u-1") != "user:u-1" || GroupKey("g:1") != "group:g:1" {
+		t.Fatalf("keys: %q %q", UserKey("u-1"), GroupKey("g:1"))
+	}
+	for key, want := range map[string]struct {
+		kind store.Kind
+		id   string
+	}{
+		"user:u-1":       {store.KindUser, "u-1"},
+		"group:g:1":      {store.KindGroup, "g:1"},
+		UserKey("a b"):   {store.KindUser, "a b"},
+		GroupKey("x:y:"): {store.KindGroup, "x:y:"},
+	} {
+		kind, id, err := ParseKey(key)
+		if err != nil || kind != want.kind || id != want.id {
+			t.Errorf("ParseKey(%q) = %q, %q, %v; want %q, %q", key, kind, id, err, want.kind, want.id)
+		}
+	}
+	for _, bad := range []string{"", "user:", "group:", "User:u1", "member:u1", "u1"} {
+		if _, _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestMarks(t *testing.T) {
+	due := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	bb := newApp("bitbucket", config.AppTypeAtlassian)
+	wiki := newApp("wiki", config.AppTypeSCIM)
+	filtered := newApp("filtered", config.AppTypeSCIM)
+	idle := newApp("idle", config.AppTypeSCIM)
+	p := mustCompile(t, []config.App{bb, wiki, filtered, idle}, []config.Policy{
+		{Name: "bb", App: "bitbucket", Groups: []string{"Engineering", "id:" + opsID}},
+		{Name: "wiki", App: "wiki", Groups: []string{"Sales"}, PushGroups: []config.PushGroup{{Group: "engineering", As: "eng"}}},
+		{Name: "filtered", App: "filtered", Groups: []string{"Everyone"}, Filter: `groups[display eq "Contractors"]`},
+	})
+	mark := func(app, key string) store.Mark { return store.Mark{App: app, Key: key, Due: due} }
+
+	if got, want := p.MarksForUser("u1", due), []store.Mark{
+		mark("bitbucket", "user:u1"), mark("wiki", "user:u1"), mark("filtered", "user:u1"), mark("idle", "user:u1"),
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("MarksForUser = %v, want %v", got, want)
+	}
+
+	for name, tc := range map[string]struct {
+		id, name string
+		members  []string
+		want     []store.Mark
+	}{
+		"source group by name, pushed elsewhere": {engID, "ENGINEERING", []string{"u1", "u2", "u1", ""}, []store.Mark{
+			mark("bitbucket", "user:u1"), mark("bitbucket", "user:u2"),
+			mark("wiki", "group:"+engID),
+			mark("filtered", "user:u1"), mark("filtered", "user:u2")}},
+		"source group by id": {opsID, "Operations", []string{"u3"}, []store.Mark{
+			mark("bitbucket", "user:u3"), mark("filtered", "user:u3")}},
+		"source of a pushing app": {salesI, "Sales", []string{"u4"}, []store.Mark{
+			mark("wiki", "user:u4"), mark("filtered", "user:u4")}},
+		"unrelated group: only the app whose filter reads groups": {"g9", "Contractors", []string{"u5"}, []store.Mark{
+			mark("filtered", "user:u5")}},
+		"no members, pushed group": {engID, "Engineering", nil, []store.Mark{mark("wiki", "group:"+engID)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := p.MarksForMembership(tc.id, tc.name, tc.members, due); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("MarksForMembership = %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+
+	if got, want := p.MarksForGroup(engID, "Engineering", due), []store.Mark{mark("wiki", "group:"+engID)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("MarksForGroup(pushed) = %v, want %v", got, want)
+	}
+	if got := p.MarksForGroup(opsID, "Ops", due); got != nil {
+		t.Errorf("MarksForGroup(a source group nobody pushes) = %v, want none", got)
+	}
+
+	var none *Policies
+	if none.MarksForUser("u", due) != nil || none.MarksForMembership("g", "G", []string{"u"}, due) != nil || none.MarksForGroup("g", "G", due) != nil {
+		t.Error("nil Policies mark something")
+	}
+}
