@@ -51,6 +51,9 @@ func cmdValidate(args []string, stdout, stderr io.Writer, getenv env) int {
 		return 2
 	}
 	cfg, err := loadConfig(*path, getenv)
+	if err == nil {
+		_, err = compilePolicies(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

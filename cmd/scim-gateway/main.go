@@ -2,6 +2,7 @@
 //
 //	scim-gateway serve    [--config FILE] [--listen ADDR] [--store URL]
 //	scim-gateway validate [--config FILE] [--print]
+//	scim-gateway plan     --config FILE [--store URL] [-v]
 //
 // main only turns signals into a context; every subcommand is a function
 // of (ctx, args, stdout, stderr, env) so tests drive it directly.
@@ -29,6 +30,7 @@ const usage = `usage: scim-gateway <command> [flags]
 commands:
   serve     run the gateway (SCIM server, admin API, health, metrics)
   validate  check a configuration file and print every problem
+  plan      show what a new configuration would do in each app, changing nothing
 
 run "scim-gateway <command> -h" for a command's flags.
 `
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		return cmdServe(ctx, args[1:], stdout, stderr, getenv)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr, getenv)
+	case "plan":
+		return cmdPlan(ctx, args[1:], stdout, stderr, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

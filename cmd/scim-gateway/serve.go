@@ -26,6 +26,9 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer, getenv en
 		return 2
 	}
 	cfg, err := loadConfig(*path, getenv)
+	if err == nil {
+		_, err = compilePolicies(cfg)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "scim-gateway: refusing to start on an invalid configuration:\n%v\n", err)
 		return 1
@@ -65,6 +68,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		}
 	}()
 	log.Info("store open", "url", backend.Redact(cfg.Store.URL))
+	pols, err := compilePolicies(cfg)
+	if err != nil {
+		return err
+	}
+	engine := newPolicyEngine(st, pols)
+	if err := saveRunning(ctx, st, cfg); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -73,6 +84,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 		Logger:          log,
 		Registry:        reg,
 		IDPAuth:         credentials(cfg.Auth.IdP),
+		Marker:          engine,
 		BaseURL:         cfg.Server.BaseURL,
 		BodyLimit:       cfg.Server.BodyLimitBytes,
 		MaxResults:      cfg.SCIM.MaxResults,
