@@ -176,12 +176,15 @@ type Link struct {
 	Kind     Kind   `json:"kind"`
 	HubID    string `json:"hubId"`
 	RemoteID string `json:"remoteId"`
-	// Hash of the remote state after the last apply, as the target
-	// returned it, and that state itself, for drift reports.
-	Hash  string          `json:"hash,omitempty"`
+	// Hash of the account as the target returned it after the last
+	// apply (its normalised form), against which imports measure drift.
+	Hash string `json:"hash,omitempty"`
+	// State is the desired representation last applied (JSON), from
+	// which the next reconcile computes the attributes to patch, and
+	// AppliedHash its hash, so that a reconcile whose desired state has
+	// not changed makes no call. State is trusted as "last applied" only
+	// when AppliedHash matches it.
 	State json.RawMessage `json:"state,omitempty"`
-	// AppliedHash is the hash of the desired state last applied, so that
-	// a reconcile whose desired state has not changed makes no call.
 	AppliedHash string    `json:"appliedHash,omitempty"`
 	AppliedAt   time.Time `json:"appliedAt"`
 	Status      string    `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"

@@ -20,6 +20,7 @@ type linkRecord struct {
 	HubID     string     `json:"hubId"`
 	RemoteID  string     `json:"remoteId"`
 	Hash      string     `json:"hash,omitempty"`
+	Applied   string     `json:"appliedHash,omitempty"`
 	State     []byte     `json:"state,omitempty"`
 	AppliedAt time.Time  `json:"appliedAt"`
 	Status    string     `json:"status,omitempty"`
@@ -32,7 +33,7 @@ func decodeLink(doc string) (*store.Link, error) {
 		return nil, fmt.Errorf("malformed link record: %w", err)
 	}
 	l := &store.Link{
-		App: r.App, Kind: r.Kind, HubID: r.HubID, RemoteID: r.RemoteID, Hash: r.Hash,
+		App: r.App, Kind: r.Kind, HubID: r.HubID, RemoteID: r.RemoteID, Hash: r.Hash, AppliedHash: r.Applied,
 		AppliedAt: r.AppliedAt, Status: r.Status, Error: r.Error,
 	}
 	if len(r.State) > 0 {
@@ -54,7 +55,7 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) error {
 		return fmt.Errorf("redis store: put link: needs app, kind and hub id, got %q %q %q", l.App, l.Kind, l.HubID)
 	}
 	doc, err := json.Marshal(linkRecord{
-		App: l.App, Kind: l.Kind, HubID: l.HubID, RemoteID: l.RemoteID, Hash: l.Hash,
+		App: l.App, Kind: l.Kind, HubID: l.HubID, RemoteID: l.RemoteID, Hash: l.Hash, Applied: l.AppliedHash,
 		State: l.State, AppliedAt: l.AppliedAt, Status: l.Status, Error: l.Error,
 	})
 	if err != nil {

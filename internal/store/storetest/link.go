@@ -38,7 +38,7 @@ func checkLink(t testing.TB, what string, got *store.Link, want store.Link) {
 	g.State, w.State = nil, nil
 	g.AppliedAt, w.AppliedAt = time.Time{}, time.Time{}
 	if g.App != w.App || g.Kind != w.Kind || g.HubID != w.HubID || g.RemoteID != w.RemoteID ||
-		g.Hash != w.Hash || g.Status != w.Status || g.Error != w.Error {
+		g.Hash != w.Hash || g.AppliedHash != w.AppliedHash || g.Status != w.Status || g.Error != w.Error {
 		t.Errorf("%s: link = %+v, want %+v", what, g, w)
 	}
 }
@@ -54,10 +54,11 @@ func jsonEqualOrEmpty(a, b []byte) bool {
 func sampleLink(app string, kind store.Kind, hub, remote string) store.Link {
 	return store.Link{
 		App: app, Kind: kind, HubID: hub, RemoteID: remote,
-		Hash:      "sha256:" + remote,
-		State:     json.RawMessage(`{"id": "` + remote + `", "active": true, "meta": {"version": "W/\"3\""}}`),
-		AppliedAt: time.Date(2031, time.March, 1, 2, 3, 4, 5006007, time.UTC),
-		Status:    "active",
+		Hash:        "sha256:" + remote,
+		AppliedHash: "desired:" + remote,
+		State:       json.RawMessage(`{"id": "` + remote + `", "active": true, "meta": {"version": "W/\"3\""}}`),
+		AppliedAt:   time.Date(2031, time.March, 1, 2, 3, 4, 5006007, time.UTC),
+		Status:      "active",
 	}
 }
 

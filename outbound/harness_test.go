@@ -1,0 +1,595 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+)
+
+// t0 is the tests' clock origin, far from the wall clock.
+var t0 = time.Date(2031, time.March, 14, 15, 9, 26, 0, time.UTC)
+
+const (
+	testApp   = "bitbucket"
+	testToken = "tok-5f1e8a0b9c7d4e2f"
+)
+
+// ---- stores ----
+
+var backends = map[string]func(tb testing.TB) store.Store{
+	"bolt": func(tb testing.TB) store.Store {
+		tb.Helper()
+		st, err := boltstore.Open(filepath.Join(tb.TempDir(), "store.db"), boltstore.Options{NoSync: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = st.Close() })
+		return st
+	},
+	"redis": func(tb testing.TB) store.Store {
+		tb.Helper()
+		st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = st.Close() })
+		return st
+	},
+}
+
+// eachBackend runs f once per store backend.
+func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) store.Store)) {
+	for _, name := range []string{"bolt", "redis"} {
+		t.Run(name, func(t *testing.T) { f(t, backends[name]) })
+	}
+}
+
+// ---- clock ----
+
+// fakeClock is a Clock that moves only when the test advances it; Sleep
+// blocks until then.
+type fakeClock struct {
+	mu       sync.Mutex
+	now      time.Time
+	sleepers map[*sleeper]bool
+	changed  chan struct{}
+}
+
+type sleeper struct {
+	until time.Time
+	done  chan struct{}
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: t0, sleepers: map[*sleeper]bool{}, changed: make(chan struct{})}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	s := &sleeper{until: c.now.Add(d), done: make(chan struct{})}
+	c.sleepers[s] = true
+	c.broadcastLocked()
+	c.mu.Unlock()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.sleepers, s)
+		c.broadcastLocked()
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for s := range c.sleepers {
+		if !c.now.Before(s.until) {
+			close(s.done)
+			delete(c.sleepers, s)
+		}
+	}
+	c.broadcastLocked()
+}
+
+func (c *fakeClock) broadcastLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// waitSleepers blocks until exactly n goroutines sleep on the clock.
+func (c *fakeClock) waitSleepers(t *testing.T, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		c.mu.Lock()
+		got, ch := len(c.sleepers), c.changed
+		c.mu.Unlock()
+		if got == n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %d sleepers, have %d", n, got)
+		}
+	}
+}
+
+// ---- source ----
+
+// fakeSource serves desired states set by the test; a user it does not
+// know is not present.
+type fakeSource struct {
+	mu    sync.Mutex
+	users map[string]Desired
+	err   error
+	reads atomic.Int64
+	// onRead, when set, runs on every read (outside the lock).
+	onRead func(hubID string)
+}
+
+func newFakeSource() *fakeSource { return &fakeSource{users: map[string]Desired{}} }
+
+func (s *fakeSource) set(hubID string, d Desired) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users[hubID] = d
+}
+
+func (s *fakeSource) update(hubID string, fn func(*Desired)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.users[hubID]
+	d.Attributes = cloneAttrs(d.Attributes)
+	fn(&d)
+	s.users[hubID] = d
+}
+
+func (s *fakeSource) remove(hubID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.users, hubID)
+}
+
+func (s *fakeSource) DesiredUser(ctx context.Context, app, hubID string) (Desired, error) {
+	s.reads.Add(1)
+	if s.onRead != nil {
+		s.onRead(hubID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return Desired{}, s.err
+	}
+	d, ok := s.users[hubID]
+	if !ok {
+		return Desired{Reason: "not in any policy"}, nil
+	}
+	d.Attributes = cloneAttrs(d.Attributes)
+	return d, nil
+}
+
+// person is the desired state of an active user, shaped like mapping's
+// output.
+func person(hubID, userName, displayName string) Desired {
+	given, family, _ := strings.Cut(displayName, " ")
+	return Desired{
+		Present: true,
+		Active:  true,
+		Reason:  "policy engineering",
+		Attributes: map[string]any{
+			"schemas":     []any{"urn:ietf:params:scim:schemas:core:2.0:User"},
+			"userName":    userName,
+			"externalId":  hubID,
+			"displayName": displayName,
+			"name":        map[string]any{"givenName": given, "familyName": family},
+			"emails":      []any{map[string]any{"value": userName, "type": "work", "primary": true}},
+			"title":       "Engineer",
+			"active":      true,
+		},
+	}
+}
+
+// ---- HTTP recording ----
+
+type recorded struct {
+	Method string
+	Path   string
+	Query  string
+	Header http.Header
+	Body   []byte
+}
+
+// recorder is the test clients' transport: it records every request and
+// runs an optional hook before forwarding it.
+type recorder struct {
+	mu     sync.Mutex
+	reqs   []recorded
+	before func(*http.Request) error
+	after  func(*http.Request)
+	next   http.RoundTripper
+}
+
+func newRecorder() *recorder {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	return &recorder{next: tr}
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		_ = req.Body.Close()
+		body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Clone(), body})
+	hook, after := r.before, r.after
+	r.mu.Unlock()
+	if hook != nil {
+		if err := hook(req); err != nil {
+			return nil, err
+		}
+	}
+	if after != nil {
+		defer after(req)
+	}
+	return r.next.RoundTrip(req)
+}
+
+func (r *recorder) setBefore(f func(*http.Request) error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.before = f
+}
+
+func (r *recorder) setAfter(f func(*http.Request)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.after = f
+}
+
+func (r *recorder) all() []recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reqs)
+}
+
+// since returns the requests after the first n.
+func (r *recorder) since(n int) []recorded {
+	return r.all()[n:]
+}
+
+func methods(rs []recorded) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Method
+	}
+	return out
+}
+
+// ---- logs ----
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// ---- harness ----
+
+// harness is a simulator, a store, a fake source and clock, and a Runner
+// for one app, testApp, of type atlassian.
+type harness struct {
+	t     *testing.T
+	sim   *atlassiantest.Server
+	st    store.Store
+	src   *fakeSource
+	clk   *fakeClock
+	rec   *recorder
+	reg   *prometheus.Registry
+	logs  *syncBuffer
+	token atomic.Pointer[string]
+	opts  Options
+	r     *Runner
+}
+
+type harnessConfig struct {
+	sim  atlassiantest.Options
+	opts func(*Options)
+}
+
+func newHarness(t *testing.T, st store.Store, cfg harnessConfig) *harness {
+	t.Helper()
+	h := &harness{t: t, st: st, src: newFakeSource(), clk: newFakeClock(), rec: newRecorder(),
+		reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	tok := testToken
+	h.token.Store(&tok)
+	so := cfg.sim
+	so.Token = testToken
+	if so.Now == nil {
+		so.Now = h.clk.Now
+	}
+	h.sim = atlassiantest.NewServer(so)
+	t.Cleanup(h.sim.Close)
+	h.opts = Options{
+		Store: st, Source: h.src, Clock: h.clk, Rand: func() float64 { return 0.5 },
+		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: h.reg,
+		Apps: []AppConfig{{
+			Name: testApp, Type: "atlassian",
+			Client: ClientOptions{
+				BaseURL:    h.sim.URL(),
+				TokenFunc:  func(context.Context) (string, error) { return *h.token.Load(), nil },
+				HTTPClient: &http.Client{Transport: h.rec},
+			},
+		}},
+	}
+	if cfg.opts != nil {
+		cfg.opts(&h.opts)
+	}
+	r, err := New(h.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.r = r
+	return h
+}
+
+// secondRunner is another Runner (another replica) on the same store,
+// simulator and clock.
+func (h *harness) secondRunner() *Runner {
+	h.t.Helper()
+	o := h.opts
+	o.Registerer = prometheus.NewRegistry()
+	r, err := New(o)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) setToken(tok string) { h.token.Store(&tok) }
+
+// mark queues hub user ids, due now.
+func (h *harness) mark(ids ...string) {
+	h.t.Helper()
+	for _, id := range ids {
+		if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: UserKey(id), Due: h.clk.Now()}); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
+// step works one key and fails the test if there was none.
+func (h *harness) step() {
+	h.t.Helper()
+	ok, err := h.r.Step(context.Background(), testApp)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !ok {
+		h.t.Fatal("step: no key was due")
+	}
+}
+
+// idle asserts that no key is due now.
+func (h *harness) idle() {
+	h.t.Helper()
+	ok, err := h.r.Step(context.Background(), testApp)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if ok {
+		h.t.Fatal("a key was due, want none")
+	}
+}
+
+// sync marks and works one user.
+func (h *harness) sync(id string) {
+	h.t.Helper()
+	h.mark(id)
+	h.step()
+}
+
+func (h *harness) queueLen() int {
+	h.t.Helper()
+	n, err := h.st.QueueLen(context.Background(), testApp)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func (h *harness) link(id string) *store.Link {
+	h.t.Helper()
+	l, err := h.st.GetLink(context.Background(), testApp, store.KindUser, id)
+	if err != nil {
+		h.t.Fatalf("link of %s: %v", id, err)
+	}
+	return l
+}
+
+func (h *harness) noLink(id string) {
+	h.t.Helper()
+	if l, err := h.st.GetLink(context.Background(), testApp, store.KindUser, id); err == nil {
+		h.t.Fatalf("link of %s: %+v, want none", id, l)
+	}
+}
+
+// reports returns the app's report entries, oldest first.
+func (h *harness) reports() []store.ReportEntry {
+	h.t.Helper()
+	es, _, err := h.st.QueryReports(context.Background(), store.ReportQuery{App: testApp, Limit: 1000})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	slices.Reverse(es)
+	return es
+}
+
+// lastReport returns the newest report entry.
+func (h *harness) lastReport() store.ReportEntry {
+	h.t.Helper()
+	es := h.reports()
+	if len(es) == 0 {
+		h.t.Fatal("no report entries")
+	}
+	return es[len(es)-1]
+}
+
+func (h *harness) simUser(userName string) atlassiantest.User {
+	h.t.Helper()
+	u, ok := h.sim.UserByUserName(userName)
+	if !ok {
+		h.t.Fatalf("simulator has no user %q", userName)
+	}
+	return u
+}
+
+// patchOps decodes the operations of a recorded PATCH.
+func patchOpsOf(t *testing.T, r recorded) []map[string]any {
+	t.Helper()
+	var body struct {
+		Schemas    []string         `json:"schemas"`
+		Operations []map[string]any `json:"Operations"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("PATCH body %s: %v", r.Body, err)
+	}
+	if !slices.Equal(body.Schemas, []string{PatchOpSchema}) {
+		t.Errorf("PATCH schemas = %v", body.Schemas)
+	}
+	return body.Operations
+}
+
+// eventually polls cond until it holds or 10 s pass: for workers that
+// run on their own goroutines.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// run starts r.Run and returns a stop function that cancels it and waits.
+func run(t *testing.T, r *Runner) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// assertNoSecret fails when secret appears in any of texts.
+func assertNoSecret(t *testing.T, secret string, texts map[string]string) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(texts)) {
+		if strings.Contains(texts[name], secret) {
+			t.Errorf("the token appears in %s", name)
+		}
+	}
+}
+
+// metricValue returns the value of the gauge or counter name whose label
+// values are labels (in label-name order), or fails the test.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if !slices.Equal(got, labels) {
+				continue
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s%v", name, labels)
+	return 0
+}

@@ -1,0 +1,1021 @@
+package outbound
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scimgate/scim-gateway/internal/store"
+)
+
+// Desired is what an app should hold for one hub resource.
+type Desired struct {
+	// Present: the app should have an account for the resource.
+	Present bool
+	// Active: the account should be active. It wins over an "active" in
+	// Attributes.
+	Active bool
+	// Attributes is the SCIM-shaped target representation (schemas,
+	// userName, emails, name, displayName, externalId (= hub id), ...).
+	// When it has no externalId, the hub id is sent as one.
+	Attributes map[string]any
+	// Protected accounts are never deprovisioned (deactivated or deleted).
+	Protected bool
+	// Reason says why (a policy name, "not in any policy"); it is reported.
+	Reason string
+}
+
+// Source computes desired state now: level-triggered, always from the hub
+// and the policies at reconcile time.
+type Source interface {
+	// DesiredUser returns what app should hold for hub user hubID; not
+	// Present when the hub user is gone or no policy gives it the app.
+	DesiredUser(ctx context.Context, app, hubID string) (Desired, error)
+}
+
+// Store is the slice of store.Store the reconcilers use.
+type Store interface {
+	Enqueue(ctx context.Context, marks ...store.Mark) error
+	Claim(ctx context.Context, app string, now time.Time, lease time.Duration, max int) ([]store.Claim, error)
+	Ack(ctx context.Context, c store.Claim) error
+	Requeue(ctx context.Context, c store.Claim, due time.Time) error
+
+	GetLink(ctx context.Context, app string, kind store.Kind, hubID string) (*store.Link, error)
+	PutLink(ctx context.Context, l store.Link) error
+	DeleteLink(ctx context.Context, app string, kind store.Kind, hubID string) error
+	LinkByRemote(ctx context.Context, app string, kind store.Kind, remoteID string) (*store.Link, error)
+
+	TakeToken(ctx context.Context, name string, rate float64, burst int, now time.Time) (time.Duration, error)
+	PutState(ctx context.Context, key string, value []byte) error
+	GetState(ctx context.Context, key string) ([]byte, error)
+	AppendReport(ctx context.Context, entries ...store.ReportEntry) error
+}
+
+var _ Store = store.Store(nil)
+
+// UserKey is the queue key of a hub user.
+func UserKey(hubID string) string { return userKeyPrefix + hubID }
+
+const userKeyPrefix = "user:"
+
+// Deprovisioning actions for an account that should no longer be present.
+const (
+	DeprovisionDeactivate = "deactivate" // PATCH active false: reversible (default)
+	DeprovisionDelete     = "delete"     // DELETE: the SCIM record is gone for good
+)
+
+// Link statuses written by the reconciler.
+const (
+	LinkActive      = "active"
+	LinkDeactivated = "deactivated"
+	// LinkParked: the last attempt failed in a way retrying cannot fix
+	// (a 4xx, a conflict); Error says why. A parked link with no RemoteID
+	// records a failure to create or adopt.
+	LinkParked = "parked"
+)
+
+// Report operations and statuses.
+const (
+	OpCreate     = "create"
+	OpUpdate     = "update"
+	OpDeactivate = "deactivate"
+	OpReactivate = "reactivate"
+	OpDelete     = "delete"
+	OpAdopt      = "adopt"
+	OpConflict   = "conflict"
+	// OpReconcile: a failure before any remote call (desired state, store),
+	// or a queue key the reconciler does not handle.
+	OpReconcile = "reconcile"
+
+	ReportSuccess = "success"
+	ReportFailure = "failure"
+	ReportSkipped = "skipped"
+)
+
+// Runner defaults.
+const (
+	DefaultLease        = 5 * time.Minute
+	DefaultPollInterval = 100 * time.Millisecond
+	DefaultBackoffBase  = time.Second
+	DefaultBackoffMax   = 5 * time.Minute
+	DefaultAuthRetry    = time.Minute
+)
+
+// AppConfig is one downstream app.
+type AppConfig struct {
+	// Name identifies the app: its queue, links, bucket, reports.
+	Name string
+	// Type is the target profile: "atlassian" or "scim" (see Profiles).
+	Type string
+	// Client configures the SCIM client (base URL, token, timeout). Its
+	// Wait is chained after the app's rate limiter; Now defaults to the
+	// Runner's clock.
+	Client ClientOptions
+	// Rate is the most remote calls per second, across all replicas (one
+	// token bucket in the store); <= 0 means unlimited.
+	Rate float64
+	// Burst is the bucket size; default max(1, ceil(Rate)).
+	Burst int
+	// Concurrency is the number of workers; default 1.
+	Concurrency int
+	// Deprovision is DeprovisionDeactivate (default) or DeprovisionDelete.
+	Deprovision string
+	// Actions switches kinds of remote change on and off; nil allows all.
+	Actions *Actions
+}
+
+// Actions says which kinds of remote change a Runner may make in an app.
+// A change that is switched off is reported as skipped and makes no call.
+type Actions struct {
+	Create     bool // POST new accounts (adopting an existing one links it)
+	Update     bool // PATCH attributes, and reactivate
+	Deactivate bool // PATCH active false
+	Delete     bool // DELETE
+}
+
+// Options configure a Runner.
+type Options struct {
+	Store  Store  // required
+	Source Source // required
+	Apps   []AppConfig
+	// Lease is how long a claimed key is held; a worker that stops
+	// abandons its keys, which come back when the lease ends. A call is
+	// only started when it can finish within the lease. Default
+	// DefaultLease.
+	Lease time.Duration
+	// PollInterval is how often an idle worker looks at its queue (Wake
+	// cuts it short). Default DefaultPollInterval.
+	PollInterval time.Duration
+	// BackoffBase and BackoffMax bound the exponential backoff (full
+	// jitter) of retried keys. Defaults 1s and 5m.
+	BackoffBase, BackoffMax time.Duration
+	// AuthRetry is how long a failing app (401/403) waits before the next
+	// try. Default 1m.
+	AuthRetry time.Duration
+	// Clock defaults to the wall clock; Rand (uniform in [0,1), for
+	// jitter) to math/rand/v2.
+	Clock Clock
+	Rand  func() float64
+	// Logger defaults to discarding; Registerer, when set, gets the
+	// metrics.
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Hash is the normalised hash of a resource as a target returned it,
+	// stored in Link.Hash for drift detection; default RemoteHash. An
+	// importer comparing hashes must use the same function.
+	Hash func(map[string]any) string
+}
+
+// app is one app's runtime state.
+type app struct {
+	name        string
+	target      Target
+	rate        float64
+	burst       int
+	concurrency int
+	deprovision string
+	actions     Actions
+	callTimeout time.Duration
+	health      health
+}
+
+// Runner reconciles the apps' queues. Make it with New; run it with Run.
+type Runner struct {
+	store   Store
+	source  Source
+	clock   Clock
+	rand    func() float64
+	hash    func(map[string]any) string
+	log     *slog.Logger
+	metrics *metrics
+
+	lease, poll, backoffBase, backoffMax, authRetry time.Duration
+
+	apps  map[string]*app
+	order []*app
+
+	wakeMu  sync.Mutex
+	wakeCh  chan struct{}
+	running atomic.Bool
+}
+
+// New checks o (reporting every problem at once), applies defaults and
+// builds each app's target.
+func New(o Options) (*Runner, error) {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("a store is required"))
+	}
+	if o.Source == nil {
+		errs = append(errs, errors.New("a source is required"))
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"lease", &o.Lease, DefaultLease},
+		{"poll interval", &o.PollInterval, DefaultPollInterval},
+		{"backoff base", &o.BackoffBase, DefaultBackoffBase},
+		{"backoff max", &o.BackoffMax, DefaultBackoffMax},
+		{"auth retry", &o.AuthRetry, DefaultAuthRetry},
+	} {
+		if *d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v is negative", d.name, *d.v))
+		}
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if o.BackoffMax < o.BackoffBase {
+		errs = append(errs, fmt.Errorf("backoff max %v is below backoff base %v", o.BackoffMax, o.BackoffBase))
+	}
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Hash == nil {
+		o.Hash = RemoteHash
+	}
+	r := &Runner{
+		store: o.Store, source: o.Source, clock: o.Clock, rand: o.Rand, hash: o.Hash, log: o.Logger,
+		lease: o.Lease, poll: o.PollInterval, backoffBase: o.BackoffBase, backoffMax: o.BackoffMax, authRetry: o.AuthRetry,
+		apps: map[string]*app{}, wakeCh: make(chan struct{}),
+	}
+	for i, ac := range o.Apps {
+		a, err := r.newApp(ac)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("app %d (%q): %w", i, ac.Name, err))
+			continue
+		}
+		if r.apps[a.name] != nil {
+			errs = append(errs, fmt.Errorf("app %d: name %q is used twice", i, a.name))
+			continue
+		}
+		r.apps[a.name] = a
+		r.order = append(r.order, a)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("outbound: %w", errors.Join(errs...))
+	}
+	for _, a := range r.order {
+		if a.callTimeout >= o.Lease {
+			errs = append(errs, fmt.Errorf("app %q: timeout %v must be shorter than the lease %v", a.name, a.callTimeout, o.Lease))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("outbound: %w", errors.Join(errs...))
+	}
+	m, err := newMetrics(o.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	r.metrics = m
+	for _, a := range r.order {
+		m.failing.WithLabelValues(a.name).Set(0)
+	}
+	return r, nil
+}
+
+func (r *Runner) newApp(ac AppConfig) (*app, error) {
+	var errs []error
+	if ac.Name == "" || strings.ContainsAny(ac.Name, "/ \t\n") {
+		errs = append(errs, fmt.Errorf("name %q: want a non-empty name without '/' or spaces", ac.Name))
+	}
+	if ac.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate %v is negative", ac.Rate))
+	}
+	if ac.Burst < 0 {
+		errs = append(errs, fmt.Errorf("burst %d is negative", ac.Burst))
+	}
+	if ac.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("concurrency %d is negative", ac.Concurrency))
+	}
+	switch ac.Deprovision {
+	case "":
+		ac.Deprovision = DeprovisionDeactivate
+	case DeprovisionDeactivate, DeprovisionDelete:
+	default:
+		errs = append(errs, fmt.Errorf("deprovision %q: want %q or %q", ac.Deprovision, DeprovisionDeactivate, DeprovisionDelete))
+	}
+	a := &app{
+		name: ac.Name, rate: ac.Rate, burst: ac.Burst, concurrency: max(1, ac.Concurrency),
+		deprovision: ac.Deprovision, callTimeout: ac.Client.Timeout,
+		actions: Actions{Create: true, Update: true, Deactivate: true, Delete: true},
+	}
+	if ac.Actions != nil {
+		a.actions = *ac.Actions
+	}
+	if a.callTimeout <= 0 {
+		a.callTimeout = DefaultTimeout
+	}
+	if a.burst == 0 {
+		a.burst = max(1, int(ac.Rate+0.999999))
+	}
+	co := ac.Client
+	if co.Now == nil {
+		co.Now = r.clock.Now
+	}
+	next := co.Wait
+	co.Wait = func(ctx context.Context) error {
+		if err := r.wait(ctx, a); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(ctx)
+		}
+		return nil
+	}
+	t, err := NewTarget(ac.Type, co)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	a.target = t
+	return a, nil
+}
+
+// Run starts the workers of every app and returns when ctx ends, after
+// they stopped. A worker stopped mid-reconcile abandons its key: the
+// key's lease runs out and a worker of this or another replica takes it
+// again. Run returns nil on a clean stop.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("outbound: Run is already running")
+	}
+	defer r.running.Store(false)
+	var wg sync.WaitGroup
+	for _, a := range r.order {
+		r.loadHealth(ctx, a)
+		for range a.concurrency {
+			wg.Go(func() { r.work(ctx, a) })
+		}
+	}
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// Wake makes idle workers look at their queues now rather than at the
+// next poll.
+func (r *Runner) Wake() {
+	r.wakeMu.Lock()
+	close(r.wakeCh)
+	r.wakeCh = make(chan struct{})
+	r.wakeMu.Unlock()
+}
+
+func (r *Runner) wakeChan() <-chan struct{} {
+	r.wakeMu.Lock()
+	defer r.wakeMu.Unlock()
+	return r.wakeCh
+}
+
+// Step claims at most one due key of app and reconciles it, reporting
+// whether there was one. It is what each worker does in a loop; tools and
+// tests use it to work a queue synchronously.
+func (r *Runner) Step(ctx context.Context, appName string) (bool, error) {
+	a, ok := r.apps[appName]
+	if !ok {
+		return false, fmt.Errorf("outbound: unknown app %q", appName)
+	}
+	r.loadHealth(ctx, a)
+	return r.step(ctx, a)
+}
+
+func (r *Runner) work(ctx context.Context, a *app) {
+	timer := time.NewTimer(r.poll)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		wake := r.wakeChan()
+		wait := r.poll
+		if p := a.paused(r.clock.Now()); p > 0 {
+			wait = min(wait, p)
+		} else {
+			worked, err := r.step(ctx, a)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				r.log.Warn("cannot claim work", "app", a.name, "err", err)
+			} else if worked {
+				continue
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-timer.C:
+		}
+	}
+}
+
+func (r *Runner) step(ctx context.Context, a *app) (bool, error) {
+	cs, err := r.store.Claim(ctx, a.name, r.clock.Now(), r.lease, 1)
+	if err != nil {
+		return false, fmt.Errorf("outbound: claim %s: %w", a.name, err)
+	}
+	if len(cs) == 0 {
+		return false, nil
+	}
+	r.process(ctx, a, cs[0])
+	return true, nil
+}
+
+// claimKey carries the claim being worked in a context, for the lease
+// check before each call.
+type claimKey struct{}
+
+func withClaim(ctx context.Context, c *store.Claim) context.Context {
+	return context.WithValue(ctx, claimKey{}, c)
+}
+
+func claimFrom(ctx context.Context) *store.Claim {
+	c, _ := ctx.Value(claimKey{}).(*store.Claim)
+	return c
+}
+
+// wait runs before every remote call of a: it takes a token from the
+// app's bucket in the store (shared by all replicas), sleeping as long as
+// the store says, and refuses to start a call that could outlive the
+// claim's lease.
+func (r *Runner) wait(ctx context.Context, a *app) error {
+	c := claimFrom(ctx)
+	for {
+		now := r.clock.Now()
+		if c != nil && c.LeaseEnd.Sub(now) < a.callTimeout {
+			return &leaseError{}
+		}
+		if a.rate > 0 {
+			d, err := r.store.TakeToken(ctx, "app/"+a.name, a.rate, a.burst, now)
+			if err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+			if d > 0 {
+				if c != nil && c.LeaseEnd.Sub(now.Add(d)) < a.callTimeout {
+					return &leaseError{wait: d}
+				}
+				if err := r.clock.Sleep(ctx, d); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		r.metrics.calls.WithLabelValues(a.name).Inc()
+		return nil
+	}
+}
+
+// job is one reconcile of one key.
+type job struct {
+	r    *Runner
+	a    *app
+	c    store.Claim
+	ctx  context.Context // carries the claim and a status note
+	key  string
+	user string // userName, for reports
+
+	hubID string
+	d     Desired
+	link  *store.Link // as loaded, then as last written
+
+	op        string // the operation being attempted, for failure reports
+	result    string // metric label of a success: done or skipped
+	contacted bool   // a remote call succeeded
+	note      statusNote
+}
+
+func (r *Runner) process(ctx context.Context, a *app, c store.Claim) {
+	j := &job{r: r, a: a, c: c, key: c.Key, op: OpReconcile, result: "done"}
+	j.ctx = withStatusNote(withClaim(ctx, &c), &j.note)
+	kind, id, _ := strings.Cut(c.Key, ":")
+	if kind+":" != userKeyPrefix || id == "" {
+		j.report(OpReconcile, ReportSkipped, nil, fmt.Sprintf("unsupported queue key %q: ignored", c.Key))
+		r.ack(ctx, j, "skipped")
+		return
+	}
+	j.hubID = id
+	r.finish(ctx, j, j.reconcileUser())
+}
+
+func (j *job) reconcileUser() error {
+	ctx, r := j.ctx, j.r
+	d, err := r.source.DesiredUser(ctx, j.a.name, j.hubID)
+	if err != nil {
+		return fmt.Errorf("desired state: %w", err)
+	}
+	j.d = d
+	l, err := r.store.GetLink(ctx, j.a.name, store.KindUser, j.hubID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		l = nil
+	case err != nil:
+		return fmt.Errorf("get link: %w", err)
+	}
+	j.link = l
+	j.user, _ = d.Attributes["userName"].(string)
+	if j.user == "" && l != nil {
+		if st := decodeState(l.State); st != nil {
+			j.user, _ = st["userName"].(string)
+		}
+	}
+	if !d.Present {
+		return j.deprovision()
+	}
+	return j.converge()
+}
+
+// converge brings a present account to the desired state.
+func (j *job) converge() error {
+	if j.d.Protected && !j.d.Active {
+		j.report(OpDeactivate, ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
+		if j.link == nil || j.link.RemoteID == "" {
+			j.result = "skipped"
+			return nil
+		}
+		j.d.Active = j.lastActive()
+	}
+	applied, err := j.desiredState()
+	if err != nil {
+		return err
+	}
+	if l := j.link; l != nil && l.RemoteID != "" {
+		last, trusted := lastApplied(l)
+		if trusted && l.AppliedHash == hashAttrs(applied) {
+			j.result = "skipped"
+			if l.Status == LinkParked { // converged after all: lift the park
+				return j.saveLink(l.RemoteID, applied, l.Hash)
+			}
+			return nil
+		}
+		if !trusted {
+			last = project(last, applied)
+		}
+		err := j.update(l.RemoteID, last, applied)
+		if statusOf(err) != http.StatusNotFound {
+			return err
+		}
+		// The account is gone (deleted out of band): drop the link and
+		// create it again.
+		j.r.log.Info("linked account is gone: creating it again", "app", j.a.name, "key", j.key, "remote_id", l.RemoteID)
+		if err := j.dropLink(); err != nil {
+			return err
+		}
+	}
+	return j.create(applied)
+}
+
+// update patches a linked account from last to applied.
+func (j *job) update(remoteID string, last, applied map[string]any) error {
+	changes := diffAttrs(last, applied)
+	j.op = opFor(changes)
+	if len(changes) == 0 {
+		return j.saveLink(remoteID, applied, j.link.Hash)
+	}
+	if off := j.switchedOff(changes); off != "" {
+		return j.skipOff(off)
+	}
+	ru, err := j.apply(remoteID, last, applied, changes)
+	if err != nil {
+		return err
+	}
+	if err := j.saveLink(remoteID, applied, j.remoteHashOf(ru)); err != nil {
+		return err
+	}
+	j.report(j.op, ReportSuccess, changes, j.d.Reason)
+	return nil
+}
+
+// apply makes the one call that brings the account from last to applied:
+// PATCH active alone when only active changed, else a PATCH of every
+// changed attribute.
+func (j *job) apply(remoteID string, last, applied map[string]any, changes []attrChange) (*RemoteUser, error) {
+	var ru *RemoteUser
+	var err error
+	if len(changes) == 1 && changes[0].Attr == "active" && !changes[0].Remove {
+		ru, err = j.a.target.SetActive(j.ctx, remoteID, applied["active"] == true)
+	} else {
+		ru, err = j.a.target.UpdateUser(j.ctx, remoteID, last, applied)
+	}
+	if err != nil {
+		return nil, err
+	}
+	j.contacted = true
+	return ru, nil
+}
+
+// create finds the account or creates it: search, then adopt or POST; a
+// 409 on POST is searched again and adopted, or is a conflict.
+func (j *job) create(applied map[string]any) error {
+	j.op = OpCreate
+	ext, _ := applied["externalId"].(string)
+	ru, err := j.a.target.FindUser(j.ctx, j.user, ext)
+	if err != nil {
+		return err
+	}
+	j.contacted = true
+	if ru != nil {
+		return j.adopt(ru, applied)
+	}
+	if !j.d.Active {
+		j.report(OpCreate, ReportSkipped, nil, "desired inactive: no account is created"+j.reason())
+		j.result = "skipped"
+		return nil
+	}
+	if !j.a.actions.Create {
+		return j.skipOff("create")
+	}
+	ru, err = j.a.target.CreateUser(j.ctx, applied)
+	if statusOf(err) == http.StatusConflict {
+		var re *RemoteError
+		errors.As(err, &re)
+		found, ferr := j.a.target.FindUser(j.ctx, j.user, ext)
+		if ferr != nil {
+			return ferr
+		}
+		if found == nil {
+			return &conflictError{detail: "create refused (" + detailOf(err) + ") and no account with this userName or externalId to adopt", remote: re}
+		}
+		return j.adopt(found, applied)
+	}
+	if err != nil {
+		return err
+	}
+	if err := j.saveLink(ru.ID, applied, j.r.hash(ru.Attributes)); err != nil {
+		return err
+	}
+	j.report(OpCreate, ReportSuccess, nil, j.d.Reason)
+	return nil
+}
+
+// adopt links an existing account, when it is ours or nobody's, and
+// brings it to the desired state.
+func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
+	j.op = OpAdopt
+	ext, _ := applied["externalId"].(string)
+	if ru.ExternalID != "" && ru.ExternalID != ext {
+		return &conflictError{detail: fmt.Sprintf("account %s (userName %q) belongs to externalId %q, not %q", ru.ID, ru.UserName, ru.ExternalID, ext)}
+	}
+	other, err := j.r.store.LinkByRemote(j.ctx, j.a.name, store.KindUser, ru.ID)
+	switch {
+	case err == nil && other.HubID != j.hubID:
+		return &conflictError{detail: fmt.Sprintf("account %s (userName %q) is already linked to hub user %s", ru.ID, ru.UserName, other.HubID)}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("link by remote id: %w", err)
+	}
+	// Link first, with what the account holds now: if the update below
+	// fails, the retry goes through the linked path.
+	current := project(ru.Attributes, applied)
+	if err := j.saveLink(ru.ID, current, j.r.hash(ru.Attributes)); err != nil {
+		return err
+	}
+	changes := diffAttrs(current, applied)
+	hash := j.r.hash(ru.Attributes)
+	if off := j.switchedOff(changes); off != "" {
+		j.report(OpAdopt, ReportSuccess, nil, fmt.Sprintf("linked existing account %s; %s is switched off for this app, so it keeps its attributes", ru.ID, off)+j.reason())
+		return nil
+	}
+	if len(changes) > 0 {
+		ru2, err := j.apply(ru.ID, current, applied, changes)
+		if err != nil {
+			return err
+		}
+		hash = j.remoteHashOf(ru2)
+	}
+	if err := j.saveLink(ru.ID, applied, hash); err != nil {
+		return err
+	}
+	j.report(OpAdopt, ReportSuccess, changes, fmt.Sprintf("adopted existing account %s", ru.ID)+j.reason())
+	return nil
+}
+
+// deprovision handles an account that should not be present.
+func (j *job) deprovision() error {
+	l := j.link
+	if l == nil {
+		j.result = "skipped"
+		return nil
+	}
+	if l.RemoteID == "" { // a parked create: nothing remote to undo
+		j.result = "skipped"
+		return j.dropLink()
+	}
+	op := OpDeactivate
+	if j.a.deprovision == DeprovisionDelete {
+		op = OpDelete
+	}
+	j.op = op
+	if j.d.Protected {
+		j.report(op, ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
+		j.result = "skipped"
+		return nil
+	}
+	if op == OpDelete && !j.a.actions.Delete {
+		return j.skipOff("delete")
+	}
+	if op == OpDelete {
+		err := j.a.target.DeleteUser(j.ctx, l.RemoteID)
+		detail := j.d.Reason
+		switch {
+		case statusOf(err) == http.StatusNotFound:
+			detail = "account already gone" + j.reason()
+		case err != nil:
+			return err
+		default:
+			j.contacted = true
+		}
+		if err := j.dropLink(); err != nil {
+			return err
+		}
+		j.report(OpDelete, ReportSuccess, nil, detail)
+		return nil
+	}
+	if l.Status == LinkDeactivated {
+		j.result = "skipped"
+		return nil
+	}
+	if !j.a.actions.Deactivate {
+		return j.skipOff("deactivate")
+	}
+	ru, err := j.a.target.SetActive(j.ctx, l.RemoteID, false)
+	if statusOf(err) == http.StatusNotFound {
+		if err := j.dropLink(); err != nil {
+			return err
+		}
+		j.report(OpDeactivate, ReportSuccess, nil, "account already gone"+j.reason())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	j.contacted = true
+	last, _ := lastApplied(l)
+	applied := cloneAttrs(last)
+	applied["active"] = false
+	if err := j.saveLink(l.RemoteID, applied, j.remoteHashOf(ru)); err != nil {
+		return err
+	}
+	j.report(OpDeactivate, ReportSuccess, []attrChange{{Attr: "active", Old: true, New: false}}, j.d.Reason)
+	return nil
+}
+
+// desiredState is what is applied: the desired attributes with active
+// and externalId set.
+func (j *job) desiredState() (map[string]any, error) {
+	if un, _ := j.d.Attributes["userName"].(string); strings.TrimSpace(un) == "" {
+		return nil, &invalidDesiredError{detail: "no userName"}
+	}
+	applied := cloneAttrs(j.d.Attributes)
+	applied["active"] = j.d.Active
+	if _, ok := applied["externalId"]; !ok {
+		applied["externalId"] = j.hubID
+	}
+	return applied, nil
+}
+
+// lastActive is the active state last applied to the linked account
+// (true when unknown).
+func (j *job) lastActive() bool {
+	last, _ := lastApplied(j.link)
+	b, ok := last["active"].(bool)
+	return !ok || b
+}
+
+func (j *job) reason() string {
+	if j.d.Reason == "" {
+		return ""
+	}
+	return " (" + j.d.Reason + ")"
+}
+
+// saveLink records that applied is what the account holds.
+func (j *job) saveLink(remoteID string, applied map[string]any, remoteHash string) error {
+	state := canonicalJSON(applied)
+	if state == nil {
+		return &invalidDesiredError{detail: "attributes cannot be encoded as JSON"}
+	}
+	status := LinkActive
+	if applied["active"] == false {
+		status = LinkDeactivated
+	}
+	l := store.Link{
+		App: j.a.name, Kind: store.KindUser, HubID: j.hubID, RemoteID: remoteID,
+		Hash: remoteHash, State: state, AppliedHash: hashAttrs(applied), AppliedAt: j.r.clock.Now(), Status: status,
+	}
+	if err := j.r.store.PutLink(j.ctx, l); err != nil {
+		return fmt.Errorf("put link: %w", err)
+	}
+	j.link = &l
+	return nil
+}
+
+func (j *job) dropLink() error {
+	err := j.r.store.DeleteLink(j.ctx, j.a.name, store.KindUser, j.hubID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete link: %w", err)
+	}
+	j.link = nil
+	return nil
+}
+
+// lastApplied decodes the state a link records. It is trusted as what the
+// reconciler last applied only when AppliedHash vouches for it; otherwise
+// (a link written by an importer, or by a backend that lost the hash) it
+// is taken as what the account holds, and nothing is removed on its
+// account.
+func lastApplied(l *store.Link) (map[string]any, bool) {
+	st := decodeState(l.State)
+	if st == nil {
+		return map[string]any{}, false
+	}
+	return st, l.AppliedHash != "" && hashAttrs(st) == l.AppliedHash
+}
+
+func decodeState(raw json.RawMessage) map[string]any {
+	if len(raw) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if err := decodeJSON(raw, &m); err != nil {
+		return nil
+	}
+	return m
+}
+
+func (j *job) remoteHashOf(ru *RemoteUser) string {
+	if ru == nil || ru.Attributes == nil {
+		return ""
+	}
+	return j.r.hash(ru.Attributes)
+}
+
+// switchedOff returns the action changes need that the app does not allow
+// ("" when all are allowed): deactivate for active going false, update for
+// anything else, reactivation included.
+func (j *job) switchedOff(changes []attrChange) string {
+	for _, c := range changes {
+		if c.Attr == "active" && c.New == false {
+			if !j.a.actions.Deactivate {
+				return "deactivate"
+			}
+		} else if !j.a.actions.Update {
+			return "update"
+		}
+	}
+	return ""
+}
+
+// skipOff reports a change not made because its action is switched off.
+func (j *job) skipOff(action string) error {
+	j.report(j.op, ReportSkipped, nil, action+" is switched off for this app"+j.reason())
+	j.result = "skipped"
+	return nil
+}
+
+// opFor names an update by what it does to active.
+func opFor(changes []attrChange) string {
+	for _, c := range changes {
+		if c.Attr != "active" || c.Remove {
+			continue
+		}
+		if c.New == false {
+			return OpDeactivate
+		}
+		if c.Old == false {
+			return OpReactivate
+		}
+	}
+	return OpUpdate
+}
+
+// finish acks, requeues or parks the key according to err.
+func (r *Runner) finish(ctx context.Context, j *job, err error) {
+	a, c := j.a, j.c
+	now := r.clock.Now()
+	if err == nil {
+		if j.contacted {
+			r.clearFailing(ctx, a, now)
+		}
+		r.ack(ctx, j, j.result)
+		return
+	}
+	cl := classify(ctx, err)
+	log := r.log.With("app", a.name, "key", c.Key, "op", j.op, "attempt", c.Attempt+1, "status", statusOf(err), "err", err)
+	switch cl {
+	case classAbandon:
+		r.metrics.reconciles.WithLabelValues(a.name, cl.String()).Inc()
+		log.Debug("stopping: key abandoned until its lease ends")
+	case classLease:
+		var le *leaseError
+		errors.As(err, &le)
+		log.Info("lease too short for the next call: key handed back", "due_in", le.wait)
+		r.requeue(ctx, j, now.Add(le.wait), cl)
+	case classRetry:
+		delay := max(backoff(c.Attempt, r.backoffBase, r.backoffMax, r.rand()), retryAfterOf(err))
+		j.report(j.op, ReportFailure, nil, fmt.Sprintf("%s; retrying in %v", detailOf(err), delay.Round(time.Millisecond)), err)
+		log.Warn("reconcile failed: retrying", "retry_in", delay)
+		r.requeue(ctx, j, now.Add(delay), cl)
+	case classAuth:
+		j.report(j.op, ReportFailure, nil, fmt.Sprintf("credentials rejected: %s; app marked failing, retrying in %v", detailOf(err), r.authRetry), err)
+		r.markFailing(ctx, a, err, now)
+		r.requeue(ctx, j, now.Add(r.authRetry), cl)
+	case classPark:
+		op := j.op
+		var ce *conflictError
+		if errors.As(err, &ce) {
+			op = OpConflict
+			if ce.remote != nil {
+				err = ce.remote
+			}
+		}
+		detail := detailOf(err)
+		if ce != nil {
+			detail = ce.detail
+		}
+		j.report(op, ReportFailure, nil, "parked until the hub resource changes: "+detail, err)
+		log.Warn("reconcile failed: key parked until the hub resource changes", "detail", detail)
+		j.park(detail)
+		r.ack(ctx, j, cl.String())
+	}
+}
+
+// park records on the link that the key waits for a change; a key never
+// linked gets a link without a remote id.
+func (j *job) park(detail string) {
+	if j.hubID == "" {
+		return
+	}
+	l := store.Link{App: j.a.name, Kind: store.KindUser, HubID: j.hubID, Status: LinkParked, Error: detail, AppliedAt: j.r.clock.Now()}
+	if j.link != nil {
+		l = *j.link
+		l.Status, l.Error = LinkParked, detail
+	}
+	if err := j.r.store.PutLink(j.ctx, l); err != nil {
+		j.r.log.Warn("cannot park link", "app", j.a.name, "key", j.key, "err", err)
+	}
+}
+
+func (r *Runner) ack(ctx context.Context, j *job, result string) {
+	r.metrics.reconciles.WithLabelValues(j.a.name, result).Inc()
+	if err := r.store.Ack(ctx, j.c); err != nil {
+		r.log.Warn("cannot ack key: it will be reconciled again", "app", j.a.name, "key", j.key, "err", err)
+	}
+}
+
+func (r *Runner) requeue(ctx context.Context, j *job, due time.Time, cl class) {
+	r.metrics.reconciles.WithLabelValues(j.a.name, cl.String()).Inc()
+	if err := r.store.Requeue(ctx, j.c, due); err != nil {
+		r.log.Warn("cannot requeue key: it comes back when its lease ends", "app", j.a.name, "key", j.key, "err", err)
+	}
+}
+
+// report appends one report entry; cause, when given, supplies the HTTP
+// status.
+func (j *job) report(op, status string, changes []attrChange, detail string, cause ...error) {
+	e := store.ReportEntry{
+		Time: j.r.clock.Now(), User: j.user, ResourceType: string(store.KindUser), ResourceID: j.hubID,
+		App: j.a.name, Operation: op, Status: status, Detail: detail, Attempt: j.c.Attempt + 1,
+	}
+	if status == ReportSuccess {
+		e.HTTPStatus = int(j.note.status.Load())
+	}
+	for _, err := range cause {
+		e.HTTPStatus = statusOf(err)
+	}
+	for _, c := range changes {
+		ac := store.AttrChange{Attr: c.Attr, Old: c.Old, New: c.New}
+		if secretAttrs[strings.ToLower(c.Attr)] {
+			ac.Old, ac.New = redact(c.Old), redact(c.New)
+		}
+		e.Changes = append(e.Changes, ac)
+	}
+	if err := j.r.store.AppendReport(j.ctx, e); err != nil {
+		j.r.log.Warn("cannot append report entry", "app", j.a.name, "key", j.key, "op", op, "err", err)
+	}
+}
+
+func redact(v any) any {
+	if v == nil {
+		return nil
+	}
+	return "<secret>"
+}
