@@ -184,11 +184,11 @@ type Link struct {
 	// AppliedHash its hash, so that a reconcile whose desired state has
 	// not changed makes no call. State is trusted as "last applied" only
 	// when AppliedHash matches it.
-	State json.RawMessage `json:"state,omitempty"`
-	AppliedHash string    `json:"appliedHash,omitempty"`
-	AppliedAt   time.Time `json:"appliedAt"`
-	Status      string    `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
-	Error       string    `json:"error,omitempty"`
+	State       json.RawMessage `json:"state,omitempty"`
+	AppliedHash string          `json:"appliedHash,omitempty"`
+	AppliedAt   time.Time       `json:"appliedAt"`
+	Status      string          `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
+	Error       string          `json:"error,omitempty"`
 }
 
 // Claim is a queue key handed to one worker until its lease ends.
