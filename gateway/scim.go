@@ -282,7 +282,11 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 		} else {
 			w.Marks = s.userMarks(r.ID)
 		}
-		if _, err := s.opts.Store.Apply(c.Request().Context(), w); err != nil {
+		_, err = s.opts.Store.Apply(c.Request().Context(), w)
+		if err == nil {
+			s.afterWrite(w)
+		}
+		if err != nil {
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return scim.ErrNotFound.Detailf("%s %q not found", k.rt.Name(), r.ID)

@@ -25,7 +25,13 @@ type Options struct {
 	IDPAuth   Authenticator        // required: nothing is served anonymously
 	AdminAuth Authenticator        // nil: admin endpoints are off
 	Marker    Marker               // nil: no fan-out marks (no apps)
-	Now       func() time.Time
+	// AfterWrite, when set, is called after a hub write that queued
+	// marks (to wake the reconcilers).
+	AfterWrite func()
+	// Reload, when set, is served on POST /admin/reload[?force=true]: it
+	// reloads the configuration and returns a summary of what changed.
+	Reload func(ctx context.Context, force bool) (string, error)
+	Now    func() time.Time
 
 	BaseURL         string // external base URL for meta.location; "" derives it from the request
 	BodyLimit       int64  // default 1 MiB
@@ -143,6 +149,11 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
 	s.scimRoutes(e.Group("/scim/v2", s.authenticate(s.opts.IDPAuth)))
+	admin := s.opts.AdminAuth
+	if admin == nil {
+		admin = NewCredentials(nil, nil, nil, nil) // refuses everyone
+	}
+	s.adminRoutes(e.Group("/admin", s.authenticate(admin)))
 }
 
 func (s *Server) healthz(c echo.Context) error {

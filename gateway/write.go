@@ -110,6 +110,9 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 			w.Marks = s.userMarks(r.ID)
 		}
 		stored, err := s.opts.Store.Apply(ctx, w)
+		if err == nil {
+			s.afterWrite(w)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			if scope != "" {
 				// A concurrent request with the same key may have won.
@@ -203,6 +206,7 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 		stored, err := s.opts.Store.Apply(c.Request().Context(), w)
 		switch {
 		case err == nil:
+			s.afterWrite(w)
 			return stored, nil
 		case errors.Is(err, store.ErrConflict):
 			return nil, s.conflictDetail(c, k, next, cur.ID)
@@ -274,6 +278,13 @@ func (s *Server) effectiveDelta(c echo.Context, groupID string, doc map[string]a
 		return nil, nil, nil, err
 	}
 	return doc, add, remove, nil
+}
+
+// afterWrite tells the reconcilers a write queued work.
+func (s *Server) afterWrite(w store.Write) {
+	if len(w.Marks) > 0 && s.opts.AfterWrite != nil {
+		s.opts.AfterWrite()
+	}
 }
 
 // groupCreatedMarks marks a new group for the apps that push it.

@@ -81,13 +81,35 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"app"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.failing, m.reconciles, m.calls} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("outbound: register metrics: %w", err)
-			}
+		// A Runner restarted on reload shares the collectors of the one
+		// before it, so the series continue.
+		var err error
+		if m.failing, err = register(reg, m.failing); err != nil {
+			return nil, err
+		}
+		if m.reconciles, err = register(reg, m.reconciles); err != nil {
+			return nil, err
+		}
+		if m.calls, err = register(reg, m.calls); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.As(err, &are):
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("outbound: register metrics: %w", err)
 }
 
 // loadHealth reads the app's stored status once, so that a process that

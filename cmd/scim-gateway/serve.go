@@ -7,6 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -14,6 +19,7 @@ import (
 	"github.com/scimgate/scim-gateway/gateway"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
+	"github.com/scimgate/scim-gateway/outbound"
 )
 
 func cmdServe(ctx context.Context, args []string, _, stderr io.Writer, getenv env) int {
@@ -40,7 +46,7 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer, getenv en
 		cfg.Store.URL = *storeURL
 	}
 	log := newLogger(cfg.Log, stderr)
-	if err := serve(ctx, cfg, log, nil); err != nil {
+	if err := serve(ctx, cfg, *path, getenv, log, nil); err != nil {
 		log.Error("gateway stopped", "err", err)
 		return 1
 	}
@@ -55,9 +61,11 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, o))
 }
 
-// serve runs the gateway until ctx ends. ready, when not nil, receives
-// the listening address once the server accepts connections.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan<- net.Addr) error {
+// serve runs the gateway until ctx ends: the SCIM server and the
+// reconcilers of every configured app, with the policies reloaded on
+// SIGHUP and POST /admin/reload. ready, when not nil, receives the
+// listening address once the server accepts connections.
+func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log *slog.Logger, ready chan<- net.Addr) error {
 	st, err := backend.Open(ctx, cfg.Store.URL, backend.Options{RedisPrefix: cfg.Store.RedisPrefix})
 	if err != nil {
 		return err
@@ -79,12 +87,85 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ready chan
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// The reconcilers run under their own context, restarted when a
+	// reload changes the apps, and stopped after the HTTP server.
+	fo := &fanout{st: st, source: engine, log: log, reg: reg}
+	var (
+		runMu     sync.Mutex
+		runner    *outbound.Runner
+		runDone   <-chan error
+		runCancel context.CancelFunc = func() {}
+	)
+	start := func(apps []outbound.AppConfig) error {
+		runMu.Lock()
+		defer runMu.Unlock()
+		runCancel()
+		if runDone != nil {
+			if err := <-runDone; err != nil {
+				log.Warn("reconcilers stopped", "err", err)
+			}
+		}
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		r, done, err := fo.run(rctx, apps, reg)
+		if err != nil {
+			cancel()
+			runCancel, runDone, runner = func() {}, nil, nil
+			return err
+		}
+		runner, runDone, runCancel = r, done, cancel
+		log.Info("reconcilers running", "apps", len(apps))
+		return nil
+	}
+	apps := appConfigs(cfg, log)
+	if err := start(apps); err != nil {
+		return err
+	}
+	defer func() {
+		runMu.Lock()
+		defer runMu.Unlock()
+		runCancel()
+		if runDone != nil {
+			if err := <-runDone; err != nil {
+				log.Warn("reconcilers stopped", "err", err)
+			}
+		}
+	}()
+	wake := func() {
+		runMu.Lock()
+		r := runner
+		runMu.Unlock()
+		if r != nil {
+			r.Wake()
+		}
+	}
+	rl := &reloader{path: path, getenv: getenv, st: st, engine: engine, log: log, now: time.Now, apps: apps, restart: start}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if _, err := rl.reload(ctx, false); err != nil {
+					log.Error("SIGHUP reload", "err", err)
+				}
+			}
+		}
+	}()
+
 	srv, err := gateway.New(gateway.Options{
 		Store:           st,
 		Logger:          log,
 		Registry:        reg,
 		IDPAuth:         credentials(cfg.Auth.IdP),
+		AdminAuth:       credentials(cfg.Auth.Admin),
 		Marker:          engine,
+		AfterWrite:      wake,
+		Reload:          rl.reload,
 		BaseURL:         cfg.Server.BaseURL,
 		BodyLimit:       cfg.Server.BodyLimitBytes,
 		MaxResults:      cfg.SCIM.MaxResults,

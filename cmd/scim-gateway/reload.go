@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scimgate/scim-gateway/gateway"
+	"github.com/scimgate/scim-gateway/internal/store"
+	"github.com/scimgate/scim-gateway/mapping"
+	"github.com/scimgate/scim-gateway/outbound"
+)
+
+// reloader applies a new configuration's apps and policies to a running
+// gateway (SIGHUP, POST /admin/reload): validate, plan, refuse a change
+// that exceeds an app's safeguard unless forced, then swap the policies
+// atomically, enqueue the users whose desired state changed, and restart
+// the reconcilers when the apps changed. An invalid configuration leaves
+// the running one in place. Listen address, store and credentials are
+// read at start only.
+type reloader struct {
+	path   string
+	getenv env
+	st     store.Store
+	engine *policyEngine
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	apps    []outbound.AppConfig
+	restart func(apps []outbound.AppConfig) error
+}
+
+func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := loadConfig(r.path, r.getenv)
+	var next *mapping.Policies
+	if err == nil {
+		next, err = compilePolicies(cfg)
+	}
+	if err != nil {
+		r.log.Error("reload refused: invalid configuration; the running one stays", "err", err)
+		return "", fmt.Errorf("%w: %v", gateway.ErrInvalidConfig, err)
+	}
+	plans, err := plan(ctx, r.st, r.engine.policies(), next)
+	if err != nil {
+		return "", fmt.Errorf("reload: plan: %w", err)
+	}
+	summary, over := summarize(plans)
+	if over && !force {
+		r.log.Warn("reload refused: the change exceeds an app's safeguard; use force", "plan", summary)
+		return summary, gateway.ErrReloadRefused
+	}
+	r.engine.cur.Store(next)
+	if err := saveRunning(ctx, r.st, cfg); err != nil {
+		r.log.Warn("reload: record running configuration", "err", err)
+	}
+	if err := r.enqueue(ctx, next, plans); err != nil {
+		return summary, fmt.Errorf("reload: enqueue changes: %w", err)
+	}
+	apps := appConfigs(cfg, r.log)
+	if !reflect.DeepEqual(apps, r.apps) {
+		if err := r.restart(apps); err != nil {
+			return summary, fmt.Errorf("reload: restart reconcilers: %w", err)
+		}
+		r.apps = apps
+	}
+	r.log.Info("configuration reloaded", "plan", summary, "forced", force && over)
+	return summary, nil
+}
+
+// summarize renders plans one app a line and reports whether any app's
+// change exceeds its safeguard.
+func summarize(plans map[string]*mapping.AppPlan) (string, bool) {
+	names := make([]string, 0, len(plans))
+	for n := range plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var lines []string
+	over := false
+	for _, n := range names {
+		lines = append(lines, plans[n].String())
+		over = over || plans[n].ExceedsSafeguard
+	}
+	return strings.Join(lines, "\n"), over
+}
+
+// enqueue marks every user a plan changes, in the apps it changes in.
+func (r *reloader) enqueue(ctx context.Context, p *mapping.Policies, plans map[string]*mapping.AppPlan) error {
+	var marks []store.Mark
+	for app, pl := range plans {
+		for _, list := range [][]string{pl.Create, pl.Reactivate, pl.Update, pl.Deactivate, pl.Delete} {
+			for _, name := range list {
+				u, err := r.st.Lookup(ctx, store.KindUser, store.IndexUserName, name)
+				if errors.Is(err, store.ErrNotFound) {
+					u, err = r.st.Get(ctx, store.KindUser, name) // a user without userName is listed by id
+				}
+				if err != nil {
+					continue
+				}
+				for _, m := range p.MarksForUser(u.ID, r.now()) {
+					if m.App == app {
+						marks = append(marks, m)
+					}
+				}
+			}
+		}
+	}
+	for len(marks) > 0 {
+		n := min(len(marks), 500)
+		if err := r.st.Enqueue(ctx, marks[:n]...); err != nil {
+			return err
+		}
+		marks = marks[n:]
+	}
+	return nil
+}
