@@ -62,7 +62,13 @@ type gw struct {
 
 func startGateway(t *testing.T, cfgText string) *gw {
 	t.Helper()
-	path := writeFile(t, "gw.yaml", cfgText)
+	return startGatewayAt(t, writeFile(t, "gw.yaml", cfgText))
+}
+
+// startGatewayAt serves the configuration file at path, which a test
+// may rewrite and reload.
+func startGatewayAt(t *testing.T, path string) *gw {
+	t.Helper()
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
