@@ -139,12 +139,14 @@ func (s *Server) document(c echo.Context, k *kind, r *store.Resource) (map[strin
 }
 
 // storedData strips what the store keeps elsewhere (id, meta, members)
-// from a document and encodes the rest.
+// and what it must never keep (password: Okta sends a placeholder, and
+// the gateway provisions no credentials) from a document and encodes the
+// rest.
 func storedData(doc map[string]any) (json.RawMessage, error) {
 	out := make(map[string]any, len(doc))
 	for k, v := range doc {
 		switch strings.ToLower(k) {
-		case "id", "meta", "members":
+		case "id", "meta", "members", "groups", "password":
 			continue
 		}
 		out[k] = v
@@ -285,6 +287,7 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 		_, err = s.opts.Store.Apply(c.Request().Context(), w)
 		if err == nil {
 			s.afterWrite(w)
+			setAudit(c, &auditRecord{kind: k, id: r.ID, user: nameOf(k, r.Data)})
 		}
 		if err != nil {
 			switch {

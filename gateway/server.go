@@ -148,7 +148,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
-	s.scimRoutes(e.Group("/scim/v2", s.authenticate(s.opts.IDPAuth)))
+	s.scimRoutes(e.Group("/scim/v2", s.authenticate(s.opts.IDPAuth), s.audit))
 	admin := s.opts.AdminAuth
 	if admin == nil {
 		admin = NewCredentials(nil, nil, nil, nil) // refuses everyone

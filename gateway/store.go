@@ -19,5 +19,6 @@ type Store interface {
 	GroupsOf(ctx context.Context, memberID string) ([]string, error)
 	PutIdempotency(ctx context.Context, key string, rec []byte, now time.Time, ttl time.Duration) ([]byte, bool, error)
 	GetIdempotency(ctx context.Context, key string, now time.Time) ([]byte, error)
+	AppendReport(ctx context.Context, entries ...store.ReportEntry) error
 	Ping(ctx context.Context) error
 }

@@ -85,6 +85,11 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		name := scim.StringAt(doc, k.rt, "userName")
+		if k == groupKind {
+			name = scim.StringAt(doc, k.rt, "displayName")
+		}
+		setAudit(c, &auditRecord{kind: k, user: name}) // for a refused create
 		var members []string
 		if k == groupKind {
 			members, _ = scim.MemberIDs(doc)
@@ -133,6 +138,9 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
+		rec := &auditRecord{kind: k, id: stored.ID, user: nameOf(k, stored.Data), changes: changesOf(k, nil, doc)}
+		rec.changes = append(rec.changes, memberChange(members, nil)...)
+		setAudit(c, rec)
 		loc := s.baseURL(c) + k.rt.Endpoint() + "/" + stored.ID
 		if scope != "" {
 			rec, err := json.Marshal(idempotentResponse{BodyHash: bodyHash, Status: http.StatusCreated, Location: loc,
@@ -188,6 +196,7 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 			return nil, err
 		}
 		if bytes.Equal(data, cur.Data) && len(add) == 0 && len(remove) == 0 {
+			setAudit(c, &auditRecord{kind: k, id: cur.ID, user: nameOf(k, cur.Data)})
 			return cur, nil // nothing changed: no write, no new version
 		}
 		r := &store.Resource{Kind: k.store, ID: cur.ID, Created: cur.Created, Modified: s.opts.Now(), Origin: cur.Origin,
@@ -207,6 +216,9 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 		switch {
 		case err == nil:
 			s.afterWrite(w)
+			rec := &auditRecord{kind: k, id: stored.ID, user: nameOf(k, stored.Data), changes: changesOf(k, doc, next)}
+			rec.changes = append(rec.changes, memberChange(add, remove)...)
+			setAudit(c, rec)
 			return stored, nil
 		case errors.Is(err, store.ErrConflict):
 			return nil, s.conflictDetail(c, k, next, cur.ID)
