@@ -411,3 +411,38 @@ func TestAttrList(t *testing.T) {
 		t.Errorf("attrList = %q, want %q", got, want)
 	}
 }
+
+// Concurrent membership PATCHes on one group (several IdP workers) all
+// succeed: compare-and-set retries with jittered backoff.
+func TestConcurrentGroupPatches(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ts := startServer(t, open(t))
+		gid := str(ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Busy"}).must(t, 201).Body["id"])
+		const n = 24
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = str(ts.do("POST", "/Users", oktaUser(fmt.Sprintf("busy%d@example.com", i))).must(t, 201).Body["id"])
+		}
+		errs := make(chan string, n)
+		for _, id := range ids {
+			go func() {
+				r := ts.do("PATCH", "/Groups/"+gid, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+					"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": id}}}}})
+				if r.Status != 204 {
+					errs <- fmt.Sprintf("%d %s", r.Status, r.Raw)
+					return
+				}
+				errs <- ""
+			}()
+		}
+		for range ids {
+			if e := <-errs; e != "" {
+				t.Errorf("concurrent add: %s", e)
+			}
+		}
+		if m := memberIDs(ts.do("GET", "/Groups/"+gid, nil).Body); len(m) != n {
+			t.Errorf("%d members, want %d", len(m), n)
+		}
+	})
+}

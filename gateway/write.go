@@ -2,12 +2,16 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,7 +21,23 @@ import (
 
 // maxCASRetries bounds how often a PATCH or PUT without If-Match is
 // re-applied when a concurrent write changed the resource under it.
-const maxCASRetries = 8
+const maxCASRetries = 12
+
+// casBackoff waits before compare-and-set attempt+1: exponential from
+// 1ms, capped at 64ms, with full jitter, so concurrent writers to one
+// resource (pushers adding members to one group) spread out instead of
+// colliding again.
+func casBackoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // idempotentResponse is what an Idempotency-Key replays.
 type idempotentResponse struct {
@@ -115,16 +135,20 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 			w.Marks = s.userMarks(r.ID)
 		}
 		stored, err := s.opts.Store.Apply(ctx, w)
+		if errors.Is(err, store.ErrConflict) && scope != "" {
+			// A concurrent request with the same key may have won.
+			if done, rerr := s.replayIdempotent(c, scope, bodyHash); done || rerr != nil {
+				return rerr
+			}
+		}
+		if errors.Is(err, store.ErrConflict) && k == userKind {
+			// A user an import stored from an app is claimed, not refused.
+			stored, w, err = s.claimImported(ctx, doc, data)
+		}
 		if err == nil {
 			s.afterWrite(w)
 		}
 		if errors.Is(err, store.ErrConflict) {
-			if scope != "" {
-				// A concurrent request with the same key may have won.
-				if done, rerr := s.replayIdempotent(c, scope, bodyHash); done || rerr != nil {
-					return rerr
-				}
-			}
 			return s.conflictDetail(c, k, doc, "")
 		}
 		if err != nil {
@@ -229,9 +253,15 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 				return nil, scim.ErrPreconditionFailed.Detailf("%s %q changed; fetch it again", k.rt.Name(), cur.ID)
 			}
 			if attempt < maxCASRetries {
+				if err := casBackoff(c.Request().Context(), attempt); err != nil {
+					return nil, err
+				}
 				continue
 			}
-			return nil, &scim.Error{Status: http.StatusConflict, Detail: "the resource is being changed concurrently; retry"}
+			// Busy, not conflicting: IdPs retry a 503 with Retry-After,
+			// while they may take a 409 for a lasting conflict.
+			c.Response().Header().Set("Retry-After", "1")
+			return nil, &scim.Error{Status: http.StatusServiceUnavailable, Detail: "the resource is being changed concurrently; retry"}
 		}
 		return nil, fmt.Errorf("update %s %s: %w", k.store, cur.ID, err)
 	}
@@ -385,4 +415,34 @@ func (s *Server) respondWrite(c echo.Context, k *kind, r *store.Resource, status
 	}
 	c.Response().Header().Set("ETag", etag(r.Version))
 	return writeSCIM(c, status, v)
+}
+
+// claimImported lets an IdP push take over the user an import stored from
+// an app (Origin "app:<name>") under doc's userName: same id, creation
+// time and links (the app account stays linked and the reconciler
+// converges it), the IdP's attributes and index keys, Origin "idp". It is
+// store.ErrConflict when no imported user holds the userName, or when
+// another unique key of doc belongs to another resource.
+func (s *Server) claimImported(ctx context.Context, doc map[string]any, data json.RawMessage) (*store.Resource, store.Write, error) {
+	name := scim.StringAt(doc, userKind.rt, "userName")
+	for range maxCASRetries {
+		cur, err := s.opts.Store.Lookup(ctx, store.KindUser, store.IndexUserName, name)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !strings.HasPrefix(cur.Origin, "app:")) {
+			return nil, store.Write{}, store.ErrConflict
+		}
+		if err != nil {
+			return nil, store.Write{}, fmt.Errorf("look up userName %q: %w", name, err)
+		}
+		w := store.Write{Put: &store.Resource{Kind: store.KindUser, ID: cur.ID, Created: cur.Created, Modified: s.opts.Now(),
+			Origin: "idp", Indexes: userKind.indexKeys(doc), Data: data}, ExpectVersion: cur.Version, Marks: s.userMarks(cur.ID)}
+		stored, err := s.opts.Store.Apply(ctx, w)
+		if errors.Is(err, store.ErrVersionMismatch) || errors.Is(err, store.ErrNotFound) {
+			continue // changed or deleted meanwhile: look again
+		}
+		if err != nil {
+			return nil, store.Write{}, err
+		}
+		return stored, w, nil
+	}
+	return nil, store.Write{}, &scim.Error{Status: http.StatusConflict, Detail: "the user is being changed concurrently; retry"}
 }

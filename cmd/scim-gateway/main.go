@@ -3,6 +3,7 @@
 //	scim-gateway serve    [--config FILE] [--listen ADDR] [--store URL]
 //	scim-gateway validate [--config FILE] [--print]
 //	scim-gateway plan     --config FILE [--store URL] [-v]
+//	scim-gateway import   --app NAME [--config FILE] [--store URL] [--dry-run] [--force]
 //
 // main only turns signals into a context; every subcommand is a function
 // of (ctx, args, stdout, stderr, env) so tests drive it directly.
@@ -31,6 +32,7 @@ commands:
   serve     run the gateway (SCIM server, admin API, health, metrics)
   validate  check a configuration file and print every problem
   plan      show what a new configuration would do in each app, changing nothing
+  import    import an app's accounts: link, adopt, report drift (--dry-run, --force)
 
 run "scim-gateway <command> -h" for a command's flags.
 `
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		return cmdValidate(args[1:], stdout, stderr, getenv)
 	case "plan":
 		return cmdPlan(ctx, args[1:], stdout, stderr, getenv)
+	case "import":
+		return cmdImport(ctx, args[1:], stdout, stderr, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
