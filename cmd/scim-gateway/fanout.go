@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -59,11 +60,28 @@ type fanout struct {
 
 // run runs one Runner for apps until ctx ends.
 func (f *fanout) run(ctx context.Context, apps []outbound.AppConfig, reg prometheus.Registerer) (*outbound.Runner, <-chan error, error) {
-	r, err := outbound.New(outbound.Options{Store: f.st, Source: f.source, Apps: apps, Logger: f.log, Registerer: reg})
+	r, err := outbound.New(outbound.Options{Store: f.st, Source: f.source, Apps: apps, Logger: f.log, Registerer: reg,
+		Lease: leaseFor(apps)})
 	if err != nil {
 		return nil, nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	return r, done, nil
+}
+
+// leaseFor is how long a claimed key stays invisible to other workers: long
+// enough for one reconcile's calls (a search or two and a write) at the
+// slowest app's timeout, and no longer, since after a crash the keys the
+// dead process held come back only when their lease ends.
+func leaseFor(apps []outbound.AppConfig) time.Duration {
+	var longest time.Duration
+	for _, a := range apps {
+		t := a.Client.Timeout
+		if t <= 0 {
+			t = outbound.DefaultTimeout
+		}
+		longest = max(longest, t)
+	}
+	return max(30*time.Second, 4*longest)
 }

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/scimgate/scim-gateway/outbound"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -107,4 +109,14 @@ func TestReload(t *testing.T) {
 		}
 		return true
 	})
+}
+
+func TestLeaseFollowsTimeouts(t *testing.T) {
+	apps := []outbound.AppConfig{{Client: outbound.ClientOptions{Timeout: 5 * time.Second}}, {Client: outbound.ClientOptions{Timeout: 20 * time.Second}}}
+	if got := leaseFor(apps); got != 80*time.Second {
+		t.Errorf("lease %v, want 4 × the slowest timeout", got)
+	}
+	if got := leaseFor(nil); got < 30*time.Second || got >= outbound.DefaultLease {
+		t.Errorf("default lease %v", got)
+	}
 }
