@@ -31,7 +31,13 @@ type Options struct {
 	// Reload, when set, is served on POST /admin/reload[?force=true]: it
 	// reloads the configuration and returns a summary of what changed.
 	Reload func(ctx context.Context, force bool) (string, error)
+	// Import, when set, is served on POST /admin/apps/{app}/import: one
+	// import run of the app now; the result is rendered as JSON.
+	Import func(ctx context.Context, app string, dryRun, force bool) (any, error)
 	Now    func() time.Time
+
+	// Admin configures /admin/reports, /admin/status and the report page.
+	Admin AdminOptions
 
 	BaseURL         string // external base URL for meta.location; "" derives it from the request
 	BodyLimit       int64  // default 1 MiB

@@ -14,7 +14,6 @@ import (
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/mapping"
-	"github.com/scimgate/scim-gateway/outbound"
 )
 
 // cmdImport imports one app's accounts now, under the app's import lock:
@@ -74,26 +73,16 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return 1
 	}
 	defer st.Close()
-	client, err := outbound.NewClient(outbound.ClientOptions{
-		BaseURL:   app.BaseURL,
-		Token:     app.Token.Reveal(),
-		Timeout:   app.Timeout.Std(),
-		UserAgent: "scim-gateway-import",
-		// The app's rate limit is shared with the reconcilers of every
-		// replica: one bucket in the store.
-		Wait: inbound.Limit(st, app.Name, app.RateLimit.RequestsPerSecond, app.RateLimit.Burst, nil),
-	})
+	ia, err := importApp(st, *app, "scim-gateway-import")
 	if err != nil {
-		fmt.Fprintf(stderr, "import: app %s: %v\n", app.Name, err)
+		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
 	im, err := inbound.New(inbound.Config{
 		Store:  st,
 		Source: newPolicyEngine(st, pols),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Apps: []inbound.App{{
-			Name: app.Name, Users: inbound.NewLister(client), Drift: app.Drift, Safeguard: app.Safeguard,
-		}},
+		Apps:   []inbound.App{ia},
 		OnProgress: func(p inbound.Progress) {
 			fmt.Fprintf(stderr, "%s %s: %d accounts in %v (%.1f/s)\n", p.App, p.Phase, p.Seen, p.Elapsed.Round(time.Millisecond), p.Rate)
 		},

@@ -4,6 +4,7 @@
 //	scim-gateway validate [--config FILE] [--print]
 //	scim-gateway plan     --config FILE [--store URL] [-v]
 //	scim-gateway import   --app NAME [--config FILE] [--store URL] [--dry-run] [--force]
+//	scim-gateway report   [--user U] [--app A] [--operation O] [--status S] [--since 24h] [--csv]
 //
 // main only turns signals into a context; every subcommand is a function
 // of (ctx, args, stdout, stderr, env) so tests drive it directly.
@@ -33,6 +34,7 @@ commands:
   validate  check a configuration file and print every problem
   plan      show what a new configuration would do in each app, changing nothing
   import    import an app's accounts: link, adopt, report drift (--dry-run, --force)
+  report    print report log entries by user, app, operation, status and time
 
 run "scim-gateway <command> -h" for a command's flags.
 `
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 		return cmdPlan(ctx, args[1:], stdout, stderr, getenv)
 	case "import":
 		return cmdImport(ctx, args[1:], stdout, stderr, getenv)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

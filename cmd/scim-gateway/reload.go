@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/gateway"
+	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
@@ -35,6 +36,8 @@ type reloader struct {
 	mu      sync.Mutex
 	apps    []outbound.AppConfig
 	restart func(apps []outbound.AppConfig) error
+	// reconfigured, when set, is told every configuration applied.
+	reconfigured func(cfg *config.Config) error
 }
 
 func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
@@ -71,6 +74,11 @@ func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
 			return summary, fmt.Errorf("reload: restart reconcilers: %w", err)
 		}
 		r.apps = apps
+	}
+	if r.reconfigured != nil {
+		if err := r.reconfigured(cfg); err != nil {
+			return summary, fmt.Errorf("reload: %w", err)
+		}
 	}
 	r.log.Info("configuration reloaded", "plan", summary, "forced", force && over)
 	return summary, nil
@@ -122,4 +130,15 @@ func (r *reloader) enqueue(ctx context.Context, p *mapping.Policies, plans map[s
 		marks = marks[n:]
 	}
 	return nil
+}
+
+// appNames lists the apps the reconcilers run (paused apps have none).
+func (r *reloader) appNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.apps))
+	for _, a := range r.apps {
+		names = append(names, a.Name)
+	}
+	return names
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/scimgate/scim-gateway/gateway"
+	"github.com/scimgate/scim-gateway/inbound"
 	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/outbound"
 )
@@ -139,7 +142,64 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 			r.Wake()
 		}
 	}
-	rl := &reloader{path: path, getenv: getenv, st: st, engine: engine, log: log, now: time.Now, apps: apps, restart: start}
+	// The scheduled importer, rebuilt on every reload.
+	var (
+		impMu     sync.Mutex
+		importer  *inbound.Importer
+		impDone   chan error
+		impCancel context.CancelFunc = func() {}
+	)
+	startImports := func(c *config.Config) error {
+		impMu.Lock()
+		defer impMu.Unlock()
+		impCancel()
+		if impDone != nil {
+			if err := <-impDone; err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("importer stopped", "err", err)
+			}
+		}
+		importer, impDone, impCancel = nil, nil, func() {}
+		iapps, err := importApps(st, c)
+		if err != nil {
+			return err
+		}
+		im, err := inbound.New(inbound.Config{Store: st, Source: engine, Apps: iapps, Logger: log})
+		if err != nil {
+			return err
+		}
+		ictx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan error, 1)
+		go func() { done <- im.Run(ictx) }()
+		importer, impDone, impCancel = im, done, cancel
+		return nil
+	}
+	if err := startImports(cfg); err != nil {
+		return err
+	}
+	defer func() {
+		impMu.Lock()
+		defer impMu.Unlock()
+		impCancel()
+		if impDone != nil {
+			<-impDone
+		}
+	}()
+	importNow := func(ictx context.Context, app string, dryRun, force bool) (any, error) {
+		impMu.Lock()
+		im := importer
+		impMu.Unlock()
+		res, err := im.RunOnce(ictx, app, inbound.Options{DryRun: dryRun, Force: force})
+		switch {
+		case errors.Is(err, inbound.ErrUnknownApp):
+			return nil, fmt.Errorf("%w: %v", gateway.ErrUnknownApp, err)
+		case errors.Is(err, store.ErrLocked):
+			return nil, fmt.Errorf("%w: %v", gateway.ErrBusy, err)
+		}
+		return res, err
+	}
+
+	rl := &reloader{path: path, getenv: getenv, st: st, engine: engine, log: log, now: time.Now, apps: apps, restart: start,
+		reconfigured: startImports}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -157,7 +217,18 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 		}
 	}()
 
+	retCtx, retStop := context.WithCancel(ctx)
+	retDone := make(chan struct{})
+	go func() {
+		defer close(retDone)
+		if err := gateway.RunRetention(retCtx, st, cfg.Reports.Retention.Std(), cfg.Reports.MaxEntries, 10*time.Minute, nil, log); err != nil {
+			log.Error("report retention stopped", "err", err)
+		}
+	}()
+	defer func() { retStop(); <-retDone }()
+
 	srv, err := gateway.New(gateway.Options{
+		Admin:           gateway.AdminOptions{Store: st, Apps: rl.appNames},
 		Store:           st,
 		Logger:          log,
 		Registry:        reg,
@@ -166,6 +237,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 		Marker:          engine,
 		AfterWrite:      wake,
 		Reload:          rl.reload,
+		Import:          importNow,
 		BaseURL:         cfg.Server.BaseURL,
 		BodyLimit:       cfg.Server.BodyLimitBytes,
 		MaxResults:      cfg.SCIM.MaxResults,

@@ -64,6 +64,8 @@ type App struct {
 	// Drift is what an import does with an account that differs from what
 	// was last applied: DriftReport, DriftRepush or DriftAccept.
 	Drift string `yaml:"drift"`
+	// Import schedules the periodic import of the app's accounts.
+	Import Import `yaml:"import"`
 	// Attributes maps source (hub) attributes to target attributes; empty
 	// means the profile's default mapping.
 	Attributes []AttributeMapping `yaml:"attributes"`
@@ -173,8 +175,26 @@ func DefaultApp() App {
 		Timeout:     Duration(30 * time.Second),
 		Safeguard:   Safeguard{MaxDeprovisionPercent: 10, MinPopulation: 20},
 		Drift:       DriftReport,
+		Import:      Import{Interval: Duration(24 * time.Hour), Match: []string{MatchUserName, MatchEmail}},
 	}
 }
+
+// Import configures an app's periodic import.
+type Import struct {
+	// Interval between imports; 0s imports only on demand (the import
+	// command, POST /admin/apps/{app}/import).
+	Interval Duration `yaml:"interval"`
+	// Match is the order in which an unlinked account is matched to a hub
+	// user: userName, email (primary), externalId.
+	Match []string `yaml:"match"`
+}
+
+// The attributes an import matches accounts on.
+const (
+	MatchUserName   = "userName"
+	MatchEmail      = "email"
+	MatchExternalID = "externalId"
+)
 
 func (a *App) setDefaults() { *a = DefaultApp() }
 

@@ -61,7 +61,7 @@ func TestParseRejectsUnknownKeysWithLine(t *testing.T) {
 		"in a flow mapping": {"log: {level: info, colour: true}\n", Problem{Line: 1, Path: "log.colour",
 			Msg: "unknown key; expected one of: level, format"}},
 		"an app key": {"apps:\n  - name: bitbucket\n    tokn: x\n", Problem{Line: 3, Path: "apps[0].tokn",
-			Msg: "unknown key; expected one of: name, type, base_url, token, token_file, actions, deprovision, rate_limit, concurrency, timeout, protected, safeguard, drift, attributes"}},
+			Msg: "unknown key; expected one of: name, type, base_url, token, token_file, actions, deprovision, rate_limit, concurrency, timeout, protected, safeguard, drift, import, attributes"}},
 		"a policy key": {"policies:\n  - name: p\n    group: [a]\n", Problem{Line: 3, Path: "policies[0].group",
 			Msg: "unknown key; expected one of: name, app, groups, filter, push_groups"}},
 	} {

@@ -249,6 +249,19 @@ func (a *App) validate(p *problems, path string) {
 	default:
 		p.add(fieldPath(path, "drift"), "must be report, repush or accept")
 	}
+	if a.Import.Interval < 0 {
+		p.add(fieldPath(path, "import.interval"), "must be 0s (on demand only) or positive")
+	}
+	if len(a.Import.Match) == 0 {
+		p.add(fieldPath(path, "import.match"), "must name at least one of userName, email, externalId")
+	}
+	for i, m := range a.Import.Match {
+		switch m {
+		case MatchUserName, MatchEmail, MatchExternalID:
+		default:
+			p.add(indexPath(fieldPath(path, "import.match"), i), "must be userName, email or externalId")
+		}
+	}
 	ap := fieldPath(path, "attributes")
 	targets := map[string]string{}
 	for i, m := range a.Attributes {
