@@ -626,7 +626,11 @@ func TestFanOutScaleOut(t *testing.T) {
 	if r0 == 0 || r1 == 0 {
 		t.Errorf("replica calls %v and %v: both replicas should take keys from the shared queue", r0, r1)
 	}
-	if int(r0+r1) != len(arrivals) {
+	// Every call takes a token from the shared bucket, counted by the
+	// replica that took it. The simulator may see a few more: Go's
+	// transport re-sends an idempotent GET whose kept-alive connection
+	// the server had just closed, without asking the limiter again.
+	if d := len(arrivals) - int(r0+r1); d < 0 || d > 5 {
 		t.Errorf("replicas counted %v calls, the simulator %d", r0+r1, len(arrivals))
 	}
 	// The shared bucket: a per-replica limit would let twice the rate

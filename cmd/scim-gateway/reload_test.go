@@ -134,6 +134,8 @@ func TestAdminImport(t *testing.T) {
 	}
 	c := e2eConfig("bolt://"+filepath.Join(t.TempDir(), "gw.db"), sim.URL(), "")
 	c = strings.Replace(c, "auth:\n", "auth:\n  admin:\n    tokens:\n      - name: ops\n        token: "+e2eAdminToken+"\n", 1)
+	// On demand only: no scheduled run racing the admin's.
+	c = strings.Replace(c, "    concurrency: 4\n", "    concurrency: 4\n    import:\n      interval: 0s\n", 1)
 	g := startGateway(t, c)
 	lookup := func() string {
 		_, body := g.do("GET", "/Users?filter=userName%20eq%20%22old.timer%40example.com%22", nil)
