@@ -211,11 +211,17 @@ func splitList(s string) []string {
 // when the projection needs them (read from the member set only then),
 // projected.
 func (s *Server) view(c echo.Context, k *kind, r *store.Resource, p projection) (map[string]any, error) {
+	return s.render(c, k, r, p, true)
+}
+
+// render is view; withGroups false skips reading a user's group set, for
+// a user just created, which is in no group.
+func (s *Server) render(c echo.Context, k *kind, r *store.Resource, p projection, withGroups bool) (map[string]any, error) {
 	doc, err := s.document(c, k, r)
 	if err != nil {
 		return nil, err
 	}
-	if k == userKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
+	if withGroups && k == userKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
 		groups, err := s.userGroups(c, r.ID)
 		if err != nil {
 			return nil, err

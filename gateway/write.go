@@ -154,7 +154,8 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("create %s: %w", k.store, err)
 		}
-		v, err := s.view(c, k, stored, projectionOf(c))
+		// A new user is in no group: no need to read its group set.
+		v, err := s.render(c, k, stored, projectionOf(c), k != userKind)
 		if err != nil {
 			return err
 		}
