@@ -1,9 +1,10 @@
 // Package outbound owns the gateway's fan-out to downstream SCIM targets:
 // durable, retried, rate-limited and idempotent. The IdP never waits on it:
-// a hub write only marks keys ("user:<hub id>") dirty in an app's work
-// queue in the store, and this package's reconcilers converge each app on
-// the desired state later, level-triggered, so ten quick updates to one
-// user become one remote call and a crash loses nothing.
+// a hub write only marks keys ("user:<hub id>", "group:<hub id>") dirty
+// in an app's work queue in the store, and this package's reconcilers
+// converge each app on the desired state later, level-triggered, so ten
+// quick updates to one user become one remote call and a crash loses
+// nothing.
 //
 // It has three layers:
 //
@@ -41,6 +42,24 @@
 // of the account as the target returned it (Options.Hash, default
 // RemoteHash), for drift detection by an importer. A link with status
 // "parked" and no RemoteID records a create that was refused (a conflict).
+//
+// Groups (AppConfig.Groups, the config's actions.groups) are reconciled
+// from keys "group:<hub id>" (group.go) against a GroupSource: the group's
+// name in the app and the hub users who should be members. The link of
+// (app, hub group) records the name and the remote user ids last applied.
+// A group is found by displayName and adopted, or created (a 409 is
+// searched again); its membership is converged with PATCHes of at most
+// 100 ids (removals as `members[value eq "id"]`, additions as one value
+// list), diffed against the last applied set, so one member joining is
+// one small PATCH whatever the group's size; at most MaxGroupMembers
+// (Atlassian's 35,000) are pushed and the excess is reported. A member is
+// pushed once its account exists and is active: the user reconcile queues
+// the user's groups when its account is created, adopted, recreated,
+// deactivated, reactivated or deleted. A rename is a PATCH of displayName
+// on the "scim" profile; Atlassian cannot rename (products key on the
+// name), so there a group with the new name is created, given the
+// members, and the old one deleted, each step resumable from the link. A
+// group the hub lost, or the app no longer pushes, is deleted remotely.
 //
 // The package does not import the policy engine: it declares what it
 // consumes (Desired, Source) and the slice of the store it uses (Store).

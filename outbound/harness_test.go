@@ -153,15 +153,49 @@ func (c *fakeClock) waitSleepers(t *testing.T, n int) {
 // fakeSource serves desired states set by the test; a user it does not
 // know is not present.
 type fakeSource struct {
-	mu    sync.Mutex
-	users map[string]Desired
-	err   error
-	reads atomic.Int64
+	mu     sync.Mutex
+	users  map[string]Desired
+	groups map[string]DesiredGroup
+	err    error
+	reads  atomic.Int64
 	// onRead, when set, runs on every read (outside the lock).
 	onRead func(hubID string)
 }
 
-func newFakeSource() *fakeSource { return &fakeSource{users: map[string]Desired{}} }
+func newFakeSource() *fakeSource {
+	return &fakeSource{users: map[string]Desired{}, groups: map[string]DesiredGroup{}}
+}
+
+var _ GroupSource = (*fakeSource)(nil)
+
+// setGroup sets a group's desired state; a group it does not know is not
+// present.
+func (s *fakeSource) setGroup(hubID string, g DesiredGroup) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g.Members = slices.Clone(g.Members)
+	s.groups[hubID] = g
+}
+
+func (s *fakeSource) removeGroup(hubID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.groups, hubID)
+}
+
+func (s *fakeSource) DesiredGroup(ctx context.Context, app, groupID string) (DesiredGroup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return DesiredGroup{}, s.err
+	}
+	g, ok := s.groups[groupID]
+	if !ok {
+		return DesiredGroup{Reason: "group deleted from the hub"}, nil
+	}
+	g.Members = slices.Clone(g.Members)
+	return g, nil
+}
 
 func (s *fakeSource) set(hubID string, d Desired) {
 	s.mu.Lock()
@@ -199,6 +233,7 @@ func (s *fakeSource) DesiredUser(ctx context.Context, app, hubID string) (Desire
 		return Desired{Reason: "not in any policy"}, nil
 	}
 	d.Attributes = cloneAttrs(d.Attributes)
+	d.Groups = slices.Clone(d.Groups)
 	return d, nil
 }
 

@@ -33,6 +33,12 @@ type Desired struct {
 	Protected bool
 	// Reason says why (a policy name, "not in any policy"); it is reported.
 	Reason string
+	// Groups are the hub ids of the groups the app pushes that the user is
+	// a member of, whether or not the user is Present. When the user's
+	// account starts or stops being a member candidate (created, adopted,
+	// deactivated, reactivated, deleted), these groups are queued, so that
+	// their membership follows.
+	Groups []string
 }
 
 // Source computes desired state now: level-triggered, always from the hub
@@ -66,7 +72,13 @@ var _ Store = store.Store(nil)
 // UserKey is the queue key of a hub user.
 func UserKey(hubID string) string { return userKeyPrefix + hubID }
 
-const userKeyPrefix = "user:"
+// GroupKey is the queue key of a hub group.
+func GroupKey(hubID string) string { return groupKeyPrefix + hubID }
+
+const (
+	userKeyPrefix  = "user:"
+	groupKeyPrefix = "group:"
+)
 
 // Deprovisioning actions for an account that should no longer be present.
 const (
@@ -93,6 +105,13 @@ const (
 	OpDelete     = "delete"
 	OpAdopt      = "adopt"
 	OpConflict   = "conflict"
+	// Group operations: a group created or adopted (also the new group of
+	// a rename on a target that cannot rename), renamed in place, deleted,
+	// and its membership changed.
+	OpGroupCreate  = "group-create"
+	OpGroupUpdate  = "group-update"
+	OpGroupDelete  = "group-delete"
+	OpGroupMembers = "group-members"
 	// OpReconcile: a failure before any remote call (desired state, store),
 	// or a queue key the reconciler does not handle.
 	OpReconcile = "reconcile"
@@ -109,6 +128,9 @@ const (
 	DefaultBackoffBase  = time.Second
 	DefaultBackoffMax   = 5 * time.Minute
 	DefaultAuthRetry    = time.Minute
+	DefaultGroupDelay   = time.Second
+	// DefaultMaxGroupMembers is Atlassian's limit of users per group.
+	DefaultMaxGroupMembers = 35000
 )
 
 // AppConfig is one downstream app.
@@ -132,6 +154,14 @@ type AppConfig struct {
 	Deprovision string
 	// Actions switches kinds of remote change on and off; nil allows all.
 	Actions *Actions
+	// Groups switches group push on (the config's actions.groups): group
+	// keys are reconciled (the Runner's Source must then be a
+	// GroupSource). Off, they are acknowledged and reported skipped.
+	Groups bool
+	// MaxGroupMembers caps the members pushed to one group; members past
+	// it are left out and reported as a failure. Default
+	// DefaultMaxGroupMembers.
+	MaxGroupMembers int
 }
 
 // Actions says which kinds of remote change a Runner may make in an app.
@@ -162,6 +192,13 @@ type Options struct {
 	// AuthRetry is how long a failing app (401/403) waits before the next
 	// try. Default 1m.
 	AuthRetry time.Duration
+	// GroupDelay is how long after a user's account changed as a group
+	// member (created, deactivated, ...) its groups are reconciled, so
+	// that a burst of account changes is folded into one reconcile of
+	// each group (which costs O(members)) per GroupDelay at most. Keys
+	// are claimed earliest due first, so behind a backlog of user keys
+	// (a first sync) a group waits for the backlog anyway. Default 1s.
+	GroupDelay time.Duration
 	// Clock defaults to the wall clock; Rand (uniform in [0,1), for
 	// jitter) to math/rand/v2.
 	Clock Clock
@@ -185,6 +222,8 @@ type app struct {
 	concurrency int
 	deprovision string
 	actions     Actions
+	groups      bool
+	maxMembers  int
 	callTimeout time.Duration
 	health      health
 }
@@ -193,13 +232,14 @@ type app struct {
 type Runner struct {
 	store   Store
 	source  Source
+	groups  GroupSource // nil when Source cannot compute groups
 	clock   Clock
 	rand    func() float64
 	hash    func(map[string]any) string
 	log     *slog.Logger
 	metrics *metrics
 
-	lease, poll, backoffBase, backoffMax, authRetry time.Duration
+	lease, poll, backoffBase, backoffMax, authRetry, groupDelay time.Duration
 
 	apps  map[string]*app
 	order []*app
@@ -229,6 +269,7 @@ func New(o Options) (*Runner, error) {
 		{"backoff base", &o.BackoffBase, DefaultBackoffBase},
 		{"backoff max", &o.BackoffMax, DefaultBackoffMax},
 		{"auth retry", &o.AuthRetry, DefaultAuthRetry},
+		{"group delay", &o.GroupDelay, DefaultGroupDelay},
 	} {
 		if *d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v is negative", d.name, *d.v))
@@ -252,10 +293,11 @@ func New(o Options) (*Runner, error) {
 	if o.Hash == nil {
 		o.Hash = RemoteHash
 	}
+	groups, _ := o.Source.(GroupSource)
 	r := &Runner{
-		store: o.Store, source: o.Source, clock: o.Clock, rand: o.Rand, hash: o.Hash, log: o.Logger,
+		store: o.Store, source: o.Source, groups: groups, clock: o.Clock, rand: o.Rand, hash: o.Hash, log: o.Logger,
 		lease: o.Lease, poll: o.PollInterval, backoffBase: o.BackoffBase, backoffMax: o.BackoffMax, authRetry: o.AuthRetry,
-		apps: map[string]*app{}, wakeCh: make(chan struct{}),
+		groupDelay: o.GroupDelay, apps: map[string]*app{}, wakeCh: make(chan struct{}),
 	}
 	for i, ac := range o.Apps {
 		a, err := r.newApp(ac)
@@ -265,6 +307,10 @@ func New(o Options) (*Runner, error) {
 		}
 		if r.apps[a.name] != nil {
 			errs = append(errs, fmt.Errorf("app %d: name %q is used twice", i, a.name))
+			continue
+		}
+		if a.groups && o.Source != nil && groups == nil {
+			errs = append(errs, fmt.Errorf("app %d (%q): pushes groups, but the source has no DesiredGroup (want a GroupSource)", i, a.name))
 			continue
 		}
 		r.apps[a.name] = a
@@ -306,6 +352,9 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 	if ac.Concurrency < 0 {
 		errs = append(errs, fmt.Errorf("concurrency %d is negative", ac.Concurrency))
 	}
+	if ac.MaxGroupMembers < 0 {
+		errs = append(errs, fmt.Errorf("max group members %d is negative", ac.MaxGroupMembers))
+	}
 	switch ac.Deprovision {
 	case "":
 		ac.Deprovision = DeprovisionDeactivate
@@ -316,6 +365,7 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 	a := &app{
 		name: ac.Name, rate: ac.Rate, burst: ac.Burst, concurrency: max(1, ac.Concurrency),
 		deprovision: ac.Deprovision, callTimeout: ac.Client.Timeout,
+		groups: ac.Groups, maxMembers: ac.MaxGroupMembers,
 		actions: Actions{Create: true, Update: true, Deactivate: true, Delete: true},
 	}
 	if ac.Actions != nil {
@@ -323,6 +373,9 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 	}
 	if a.callTimeout <= 0 {
 		a.callTimeout = DefaultTimeout
+	}
+	if a.maxMembers == 0 {
+		a.maxMembers = DefaultMaxGroupMembers
 	}
 	if a.burst == 0 {
 		a.burst = max(1, int(ac.Rate+0.999999))
@@ -494,9 +547,13 @@ type job struct {
 	key  string
 	user string // userName, for reports
 
+	kind  store.Kind // of the hub resource: KindUser or KindGroup
 	hubID string
 	d     Desired
 	link  *store.Link // as loaded, then as last written
+
+	g        DesiredGroup // a group key's desired state
+	overflow int          // desired members left out by the app's cap
 
 	op        string // the operation being attempted, for failure reports
 	result    string // metric label of a success: done or skipped
@@ -507,14 +564,22 @@ type job struct {
 func (r *Runner) process(ctx context.Context, a *app, c store.Claim) {
 	j := &job{r: r, a: a, c: c, key: c.Key, op: OpReconcile, result: "done"}
 	j.ctx = withStatusNote(withClaim(ctx, &c), &j.note)
-	kind, id, _ := strings.Cut(c.Key, ":")
-	if kind+":" != userKeyPrefix || id == "" {
+	prefix, id, _ := strings.Cut(c.Key, ":")
+	switch {
+	case id != "" && prefix+":" == userKeyPrefix:
+		j.kind, j.hubID = store.KindUser, id
+		r.finish(ctx, j, j.reconcileUser())
+	case id != "" && prefix+":" == groupKeyPrefix && a.groups:
+		j.kind, j.hubID = store.KindGroup, id
+		r.finish(ctx, j, j.reconcileGroup())
+	case id != "" && prefix+":" == groupKeyPrefix:
+		j.kind, j.hubID = store.KindGroup, id
+		j.report(OpReconcile, ReportSkipped, nil, fmt.Sprintf("group push is switched off for this app (actions.groups): queue key %q ignored", c.Key))
+		r.ack(ctx, j, "skipped")
+	default:
 		j.report(OpReconcile, ReportSkipped, nil, fmt.Sprintf("unsupported queue key %q: ignored", c.Key))
 		r.ack(ctx, j, "skipped")
-		return
 	}
-	j.hubID = id
-	r.finish(ctx, j, j.reconcileUser())
 }
 
 func (j *job) reconcileUser() error {
@@ -538,10 +603,52 @@ func (j *job) reconcileUser() error {
 			j.user, _ = st["userName"].(string)
 		}
 	}
-	if !d.Present {
-		return j.deprovision()
+	// The user's groups are queued when its account may change as a
+	// member (see memberID): before acting, so that a crash after the
+	// change cannot lose the mark, and again after a change (the first
+	// mark's reconcile may have run before it landed). Marks are cheap
+	// and coalesce in the queue.
+	before := memberID(l)
+	if (d.Present && d.Active) != (before != "") {
+		if err := j.markGroups(); err != nil {
+			return err
+		}
 	}
-	return j.converge()
+	if !d.Present {
+		err = j.deprovision()
+	} else {
+		err = j.converge()
+	}
+	if memberID(j.link) != before {
+		if merr := j.markGroups(); merr != nil {
+			if err == nil {
+				return merr
+			}
+			j.r.log.Warn("cannot queue the user's groups", "app", j.a.name, "key", j.key, "err", merr)
+		}
+	}
+	return err
+}
+
+// markGroups queues the user's pushed groups, due after GroupDelay: a
+// queued key keeps its earlier due time, so the accounts created in a
+// burst join their groups together. The group reconcile adds or removes
+// the account.
+func (j *job) markGroups() error {
+	if !j.a.groups || len(j.d.Groups) == 0 {
+		return nil
+	}
+	due := j.r.clock.Now().Add(j.r.groupDelay)
+	marks := make([]store.Mark, 0, len(j.d.Groups))
+	for _, g := range j.d.Groups {
+		if g != "" {
+			marks = append(marks, store.Mark{App: j.a.name, Key: GroupKey(g), Due: due})
+		}
+	}
+	if err := j.r.store.Enqueue(j.ctx, marks...); err != nil {
+		return fmt.Errorf("queue the user's groups: %w", err)
+	}
+	return nil
 }
 
 // converge brings a present account to the desired state.
@@ -829,7 +936,7 @@ func (j *job) saveLink(remoteID string, applied map[string]any, remoteHash strin
 }
 
 func (j *job) dropLink() error {
-	err := j.r.store.DeleteLink(j.ctx, j.a.name, store.KindUser, j.hubID)
+	err := j.r.store.DeleteLink(j.ctx, j.a.name, j.kind, j.hubID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete link: %w", err)
 	}
@@ -964,7 +1071,7 @@ func (j *job) park(detail string) {
 	if j.hubID == "" {
 		return
 	}
-	l := store.Link{App: j.a.name, Kind: store.KindUser, HubID: j.hubID, Status: LinkParked, Error: detail, AppliedAt: j.r.clock.Now()}
+	l := store.Link{App: j.a.name, Kind: j.kind, HubID: j.hubID, Status: LinkParked, Error: detail, AppliedAt: j.r.clock.Now()}
 	if j.link != nil {
 		l = *j.link
 		l.Status, l.Error = LinkParked, detail
@@ -992,7 +1099,7 @@ func (r *Runner) requeue(ctx context.Context, j *job, due time.Time, cl class) {
 // status.
 func (j *job) report(op, status string, changes []attrChange, detail string, cause ...error) {
 	e := store.ReportEntry{
-		Time: j.r.clock.Now(), User: j.user, ResourceType: string(store.KindUser), ResourceID: j.hubID,
+		Time: j.r.clock.Now(), User: j.user, ResourceType: string(j.kind), ResourceID: j.hubID,
 		App: j.a.name, Operation: op, Status: status, Detail: detail, Attempt: j.c.Attempt + 1,
 	}
 	if status == ReportSuccess {

@@ -681,11 +681,11 @@ func TestParkLiftedWhenDesiredReturnsToApplied(t *testing.T) {
 
 func TestUnknownKeyKindIsAckedAndReported(t *testing.T) {
 	h := newHarness(t, backends["bolt"](t), harnessConfig{})
-	if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: "group:g1", Due: t0}); err != nil {
+	if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: "role:r1", Due: t0}); err != nil {
 		t.Fatal(err)
 	}
 	h.step()
-	if e := h.lastReport(); e.Operation != OpReconcile || e.Status != ReportSkipped || !strings.Contains(e.Detail, "group:g1") {
+	if e := h.lastReport(); e.Operation != OpReconcile || e.Status != ReportSkipped || !strings.Contains(e.Detail, "role:r1") {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 0 || h.rec.count() != 0 {

@@ -41,6 +41,27 @@ type Target interface {
 	// DeleteUser removes the account's SCIM record for good: a later
 	// create gets a new id. The caller drops its link.
 	DeleteUser(ctx context.Context, remoteID string) error
+
+	// FindGroup looks a group up by displayName and returns nil and no
+	// error when there is none.
+	FindGroup(ctx context.Context, displayName string) (*RemoteGroup, error)
+	// GetGroup returns a group with its members.
+	GetGroup(ctx context.Context, remoteID string) (*RemoteGroup, error)
+	// CreateGroup creates a group without members.
+	CreateGroup(ctx context.Context, displayName, externalID string) (*RemoteGroup, error)
+	// RenamesGroups reports whether RenameGroup changes a group's name in
+	// place; when not, a rename is a new group, its members moved, and the
+	// old group deleted.
+	RenamesGroups() bool
+	// RenameGroup changes a group's displayName with one PATCH.
+	RenameGroup(ctx context.Context, remoteID, displayName string) (*RemoteGroup, error)
+	// PatchMembers adds and removes members (SCIM user ids) with one PATCH
+	// and makes no call when both are empty; the caller bounds how many
+	// ids a request carries. The result is nil when the target answered
+	// without a body.
+	PatchMembers(ctx context.Context, remoteID string, add, remove []string) (*RemoteGroup, error)
+	// DeleteGroup deletes a group; its members lose what it granted.
+	DeleteGroup(ctx context.Context, remoteID string) error
 }
 
 // TargetFactory builds a Target of one profile.

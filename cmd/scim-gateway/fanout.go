@@ -14,12 +14,14 @@ import (
 
 // DesiredUser implements outbound.Source from the current policies.
 func (e *policyEngine) DesiredUser(ctx context.Context, app, hubID string) (outbound.Desired, error) {
-	d, err := e.desired(ctx, app, hubID)
+	d, groups, err := e.desired(ctx, app, hubID)
 	if err != nil {
 		return outbound.Desired{}, err
 	}
-	return outbound.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason}, nil
+	return outbound.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason, Groups: groups}, nil
 }
+
+var _ outbound.GroupSource = (*policyEngine)(nil)
 
 // appConfigs turns the configured apps into reconciler settings; an app
 // without a token is paused: its keys stay queued until it has one.
@@ -44,6 +46,7 @@ func appConfigs(cfg *config.Config, log *slog.Logger) []outbound.AppConfig {
 			Deprovision: a.Deprovision,
 			Actions: &outbound.Actions{Create: a.Actions.Create, Update: a.Actions.Update,
 				Deactivate: a.Actions.Deactivate, Delete: a.Actions.Delete},
+			Groups: a.PushesGroups(),
 		})
 	}
 	return apps

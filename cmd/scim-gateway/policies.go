@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/mapping"
+	"github.com/scimgate/scim-gateway/outbound"
 )
 
 // runningConfigKey is the store state holding the redacted configuration
@@ -46,10 +48,12 @@ func (e *policyEngine) GroupChanged(groupID, groupName string, due time.Time) []
 	return e.policies().MarksForGroup(groupID, groupName, due)
 }
 
-// desired computes what app should hold for a hub user now. A user gone
-// from the hub is not desired; whether its account is protected is
-// judged by the userName last applied to the app.
-func (e *policyEngine) desired(ctx context.Context, app, hubID string) (mapping.Desired, error) {
+// desired computes what app should hold for a hub user now, and the ids
+// of the user's hub groups that the app pushes (whether or not the user
+// is admitted: a user leaving the app must leave its groups too). A user
+// gone from the hub is not desired and has no groups; whether its account
+// is protected is judged by the userName last applied to the app.
+func (e *policyEngine) desired(ctx context.Context, app, hubID string) (mapping.Desired, []string, error) {
 	p := e.policies()
 	u, err := mapping.LoadUser(ctx, e.st, hubID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -64,12 +68,77 @@ func (e *policyEngine) desired(ctx context.Context, app, hubID string) (mapping.
 		}
 		d := p.DesiredUser(app, ghost)
 		d.Present, d.Reason = false, "user deleted from the hub"
-		return d, nil
+		return d, nil, nil
 	}
 	if err != nil {
-		return mapping.Desired{}, err
+		return mapping.Desired{}, nil, err
 	}
-	return p.DesiredUser(app, u), nil
+	return p.DesiredUser(app, u), pushedGroups(p, app, u), nil
+}
+
+// pushedGroups returns the ids of the user's groups that app pushes,
+// sorted.
+func pushedGroups(p *mapping.Policies, app string, u mapping.UserView) []string {
+	var ids []string
+	for _, g := range u.Groups {
+		if _, ok := p.DesiredGroup(app, mapping.GroupView{ID: g.ID, DisplayName: g.DisplayName}); ok {
+			ids = append(ids, g.ID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// DesiredGroup implements outbound.GroupSource: the group is Present when
+// the hub has it and app pushes it, under the name the policies give it;
+// its members are the hub group's members whom the app admits (a policy
+// gives them the app) and who are active. It evaluates every member's
+// policies: O(members) store reads (each member's document and groups).
+// That is paid once per burst of changes, since a group's queue key is
+// coalesced like a user's, and it keeps one definition of "admitted" for
+// users and group members.
+func (e *policyEngine) DesiredGroup(ctx context.Context, app, groupID string) (outbound.DesiredGroup, error) {
+	p := e.policies()
+	r, err := e.st.Get(ctx, store.KindGroup, groupID)
+	if errors.Is(err, store.ErrNotFound) {
+		return outbound.DesiredGroup{Reason: "group deleted from the hub"}, nil
+	}
+	if err != nil {
+		return outbound.DesiredGroup{}, fmt.Errorf("load group %s: %w", groupID, err)
+	}
+	var doc struct {
+		DisplayName string `json:"displayName"`
+	}
+	if err := json.Unmarshal(r.Data, &doc); err != nil {
+		return outbound.DesiredGroup{}, fmt.Errorf("decode group %s: %w", groupID, err)
+	}
+	name, ok := p.DesiredGroup(app, mapping.GroupView{ID: groupID, DisplayName: doc.DisplayName})
+	if !ok {
+		return outbound.DesiredGroup{Reason: fmt.Sprintf("the app does not push group %q", doc.DisplayName)}, nil
+	}
+	ids, err := e.st.Members(ctx, groupID)
+	if err != nil {
+		return outbound.DesiredGroup{}, fmt.Errorf("members of group %s: %w", groupID, err)
+	}
+	slices.Sort(ids)
+	members := make([]string, 0, len(ids))
+	for _, id := range ids {
+		u, err := mapping.LoadUser(ctx, e.st, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the member list was read
+		}
+		if err != nil {
+			return outbound.DesiredGroup{}, err
+		}
+		if d := p.DesiredUser(app, u); d.Present && d.Active {
+			members = append(members, id)
+		}
+	}
+	reason := fmt.Sprintf("hub group %q pushed", doc.DisplayName)
+	if name != doc.DisplayName {
+		reason += fmt.Sprintf(" as %q", name)
+	}
+	return outbound.DesiredGroup{Present: true, Name: name, Members: members, Reason: reason}, nil
 }
 
 // compilePolicies compiles a validated configuration's apps and policies.
