@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/scimgate/scim-gateway/internal/config"
@@ -218,4 +221,43 @@ policies:
 	if apps := appConfigs(cfg, slog.New(slog.DiscardHandler)); len(apps) != 1 || !apps[0].Groups {
 		t.Errorf("app configs = %+v, want groups pushed", apps)
 	}
+}
+
+// TestReloadPushesNewGroups: a reload that starts pushing a group queues
+// it (no membership change is needed for it to appear), and one that
+// stops pushing it has it deleted remotely.
+func TestReloadPushesNewGroups(t *testing.T) {
+	sim := atlassiantest.NewServer(atlassiantest.Options{Token: e2eAppToken})
+	defer sim.Close()
+	withPush := groupPushConfig("bolt://"+filepath.Join(t.TempDir(), "gw.db"), sim.URL())
+	withoutPush := strings.Replace(withPush, "    push_groups:\n      - group: Engineering\n        as: bb-engineering\n", "", 1)
+	if withoutPush == withPush {
+		t.Fatal("config template changed")
+	}
+	path := writeFile(t, "gw.yaml", withoutPush)
+	g := startGatewayAt(t, path)
+	_, alice := g.do("POST", "/Users", userBody("alice@example.com", "Alice"))
+	g.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+		"displayName": "Engineering", "members": []any{map[string]any{"value": alice["id"]}}})
+	eventually(t, "alice provisioned", func() bool { _, ok := sim.UserByUserName("alice@example.com"); return ok })
+	if _, ok := sim.GroupByDisplayName("bb-engineering"); ok {
+		t.Fatal("group pushed before any policy pushes it")
+	}
+	if err := os.WriteFile(path, []byte(withPush), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "group pushed after the reload", func() bool {
+		m, ok := simMembers(sim, "bb-engineering")
+		return ok && len(m) == 1 && m[0] == "alice@example.com"
+	})
+	if err := os.WriteFile(path, []byte(withoutPush), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "group deleted after push_groups is dropped", func() bool { _, ok := sim.GroupByDisplayName("bb-engineering"); return !ok })
 }

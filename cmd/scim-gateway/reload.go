@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,9 +62,13 @@ func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
 		r.log.Warn("reload refused: the change exceeds an app's safeguard; use force", "plan", summary)
 		return summary, gateway.ErrReloadRefused
 	}
+	prev := r.engine.policies()
 	r.engine.cur.Store(next)
 	if err := saveRunning(ctx, r.st, cfg); err != nil {
 		r.log.Warn("reload: record running configuration", "err", err)
+	}
+	if err := r.enqueueGroups(ctx, prev, next, plans); err != nil {
+		return summary, fmt.Errorf("reload: enqueue groups: %w", err)
 	}
 	if err := r.enqueue(ctx, next, plans); err != nil {
 		return summary, fmt.Errorf("reload: enqueue changes: %w", err)
@@ -141,4 +146,52 @@ func (r *reloader) appNames() []string {
 		names = append(names, a.Name)
 	}
 	return names
+}
+
+// enqueueGroups marks, in every app whose set of pushed groups the change
+// alters, every hub group that the policies before or after push there:
+// a group newly pushed is created, one no longer pushed is deleted. It
+// reads every hub group once (reloads are rare).
+func (r *reloader) enqueueGroups(ctx context.Context, before, after *mapping.Policies, plans map[string]*mapping.AppPlan) error {
+	changed := map[string]bool{}
+	for app, pl := range plans {
+		if len(pl.GroupsAdded)+len(pl.GroupsRemoved) > 0 {
+			changed[app] = true
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	now := r.now()
+	for offset := 0; ; offset += 500 {
+		page, err := r.st.List(ctx, store.KindGroup, offset, 500)
+		if err != nil {
+			return err
+		}
+		var marks []store.Mark
+		for _, g := range page.Resources {
+			name := groupName(g)
+			for _, m := range append(before.MarksForGroup(g.ID, name, now), after.MarksForGroup(g.ID, name, now)...) {
+				if changed[m.App] {
+					marks = append(marks, m)
+				}
+			}
+		}
+		if len(marks) > 0 {
+			if err := r.st.Enqueue(ctx, marks...); err != nil {
+				return err
+			}
+		}
+		if len(page.Resources) < 500 {
+			return nil
+		}
+	}
+}
+
+func groupName(g *store.Resource) string {
+	var d struct {
+		DisplayName string `json:"displayName"`
+	}
+	_ = json.Unmarshal(g.Data, &d)
+	return d.DisplayName
 }
