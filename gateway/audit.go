@@ -15,6 +15,11 @@ import (
 // successful or not, appends a report entry (DESIGN principle 6): who it
 // was about, what changed (old -> new, never a password), the HTTP status
 // and the request id. Reads are in the access log, not in reports.
+//
+// A write that changes the store carries its entry in its own store.Write
+// (Reports), so the change and its entry are one atomic step and one store
+// call; the audit middleware appends the entry of every other write
+// request: refused ones, and those that change nothing.
 
 const ctxAudit = "audit"
 
@@ -100,7 +105,8 @@ var writeOps = map[string]string{
 	http.MethodPost: "create", http.MethodPut: "replace", http.MethodPatch: "patch", http.MethodDelete: "delete",
 }
 
-// audit appends the report entry of an IdP write once the handler is done.
+// audit appends the report entry of an IdP write once the handler is done,
+// unless the handler's write carried it already (see reportWith).
 func (s *Server) audit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		op, isWrite := writeOps[c.Request().Method]
@@ -108,34 +114,64 @@ func (s *Server) audit(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		err := next(c)
+		if done, _ := c.Get(ctxReported).(bool); done {
+			return err
+		}
 		status := c.Response().Status
 		detail := ""
 		if err != nil {
 			se := scim.AsError(err)
 			status, detail = se.Status, se.Detail
 		}
-		e := store.ReportEntry{
-			Time: s.opts.Now(), Operation: op, HTTPStatus: status, Detail: detail,
-			RequestID: requestIDOf(c), App: "idp:" + principalOf(c).Name,
-			Status: "success", ResourceID: c.Param("id"),
-		}
-		if status >= 400 {
-			e.Status = "failure"
-		}
-		if strings.Contains(c.Path(), "/Groups") {
-			e.ResourceType = "Group"
-		} else if strings.Contains(c.Path(), "/Users") {
-			e.ResourceType = "User"
-		}
-		if r, ok := c.Get(ctxAudit).(*auditRecord); ok {
-			e.ResourceType, e.ResourceID, e.User, e.Changes = r.kind.rt.Name(), r.id, r.user, r.changes
-			if r.op != "" {
-				e.Operation = r.op
-			}
-		}
+		r, _ := c.Get(ctxAudit).(*auditRecord)
+		e := s.reportEntry(c, op, status, detail, r)
 		if aerr := s.opts.Store.AppendReport(c.Request().Context(), e); aerr != nil {
 			s.logger(c).Warn("append report entry", "err", aerr)
 		}
 		return err
 	}
+}
+
+// ctxReported marks a request whose report entry its write appended.
+const ctxReported = "audit.reported"
+
+// reportWith returns the report entry of the write a handler is about to
+// make, described by r and answered with status, for the write's Reports:
+// the store appends it in the same atomic step, and only if the write
+// succeeds. Once it has, the handler calls reported.
+func (s *Server) reportWith(c echo.Context, r *auditRecord, status int) []store.ReportEntry {
+	return []store.ReportEntry{s.reportEntry(c, writeOps[c.Request().Method], status, "", r)}
+}
+
+// reported records that the handler's write carried its report entry, so
+// the audit middleware appends none.
+func reported(c echo.Context, r *auditRecord) {
+	setAudit(c, r)
+	c.Set(ctxReported, true)
+}
+
+// reportEntry builds the report entry of an IdP write: op is the default
+// operation (r may override it), status the HTTP status, detail the
+// error's; r, when not nil, names the resource and its changes.
+func (s *Server) reportEntry(c echo.Context, op string, status int, detail string, r *auditRecord) store.ReportEntry {
+	e := store.ReportEntry{
+		Time: s.opts.Now(), Operation: op, HTTPStatus: status, Detail: detail,
+		RequestID: requestIDOf(c), App: "idp:" + principalOf(c).Name,
+		Status: "success", ResourceID: c.Param("id"),
+	}
+	if status >= 400 {
+		e.Status = "failure"
+	}
+	if strings.Contains(c.Path(), "/Groups") {
+		e.ResourceType = "Group"
+	} else if strings.Contains(c.Path(), "/Users") {
+		e.ResourceType = "User"
+	}
+	if r != nil {
+		e.ResourceType, e.ResourceID, e.User, e.Changes = r.kind.rt.Name(), r.id, r.user, r.changes
+		if r.op != "" {
+			e.Operation = r.op
+		}
+	}
+	return e
 }

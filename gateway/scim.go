@@ -290,10 +290,12 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 		} else {
 			w.Marks = s.userMarks(r.ID)
 		}
+		rec := &auditRecord{kind: k, id: r.ID, user: nameOf(k, r.Data)}
+		w.Reports = s.reportWith(c, rec, http.StatusNoContent)
 		_, err = s.opts.Store.Apply(c.Request().Context(), w)
 		if err == nil {
 			s.afterWrite(w)
-			setAudit(c, &auditRecord{kind: k, id: r.ID, user: nameOf(k, r.Data)})
+			reported(c, rec)
 		}
 		if err != nil {
 			switch {

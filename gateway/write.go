@@ -134,6 +134,9 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		} else {
 			w.Marks = s.userMarks(r.ID)
 		}
+		rec := &auditRecord{kind: k, id: r.ID, user: nameOf(k, data), changes: changesOf(k, nil, doc)}
+		rec.changes = append(rec.changes, memberChange(members, nil)...)
+		w.Reports = s.reportWith(c, rec, http.StatusCreated)
 		stored, err := s.opts.Store.Apply(ctx, w)
 		if errors.Is(err, store.ErrConflict) && scope != "" {
 			// A concurrent request with the same key may have won.
@@ -143,10 +146,12 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		}
 		if errors.Is(err, store.ErrConflict) && k == userKind {
 			// A user an import stored from an app is claimed, not refused.
-			stored, w, err = s.claimImported(ctx, doc, data)
+			stored, w, err = s.claimImported(ctx, doc, data, w.Reports[0])
 		}
 		if err == nil {
 			s.afterWrite(w)
+			rec.id = stored.ID
+			reported(c, rec)
 		}
 		if errors.Is(err, store.ErrConflict) {
 			return s.conflictDetail(c, k, doc, "")
@@ -163,9 +168,6 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
-		rec := &auditRecord{kind: k, id: stored.ID, user: nameOf(k, stored.Data), changes: changesOf(k, nil, doc)}
-		rec.changes = append(rec.changes, memberChange(members, nil)...)
-		setAudit(c, rec)
 		loc := s.baseURL(c) + k.rt.Endpoint() + "/" + stored.ID
 		if scope != "" {
 			rec, err := json.Marshal(idempotentResponse{BodyHash: bodyHash, Status: http.StatusCreated, Location: loc,
@@ -192,8 +194,9 @@ type update func(cur *store.Resource, doc map[string]any) (next map[string]any, 
 
 // applyUpdate loads the resource, runs fn, and writes the result with
 // compare-and-set, retrying on a concurrent change unless the client
-// pinned a version with If-Match (then it is 412).
-func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resource, error) {
+// pinned a version with If-Match (then it is 412). status is what the
+// handler answers a success with, for the write's report entry.
+func (s *Server) applyUpdate(c echo.Context, k *kind, status int, fn update) (*store.Resource, error) {
 	ifMatch := c.Request().Header.Get("If-Match")
 	for attempt := 0; ; attempt++ {
 		cur, err := s.load(c, k)
@@ -237,13 +240,14 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, fn update) (*store.Resourc
 		} else {
 			w.Marks = s.userMarks(cur.ID)
 		}
+		rec := &auditRecord{kind: k, id: cur.ID, user: nameOf(k, data), changes: changesOf(k, doc, next)}
+		rec.changes = append(rec.changes, memberChange(add, remove)...)
+		w.Reports = s.reportWith(c, rec, status)
 		stored, err := s.opts.Store.Apply(c.Request().Context(), w)
 		switch {
 		case err == nil:
 			s.afterWrite(w)
-			rec := &auditRecord{kind: k, id: stored.ID, user: nameOf(k, stored.Data), changes: changesOf(k, doc, next)}
-			rec.changes = append(rec.changes, memberChange(add, remove)...)
-			setAudit(c, rec)
+			reported(c, rec)
 			return stored, nil
 		case errors.Is(err, store.ErrConflict):
 			return nil, s.conflictDetail(c, k, next, cur.ID)
@@ -348,7 +352,7 @@ func (s *Server) replace(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		stored, err := s.applyUpdate(c, k, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
+		stored, err := s.applyUpdate(c, k, http.StatusOK, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
 			next, err := scim.Replace(doc, in, k.rt)
 			if err != nil {
 				return nil, nil, nil, err
@@ -380,7 +384,14 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		stored, err := s.applyUpdate(c, k, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
+		// Groups answer 204, as Entra asks ("returning all the members
+		// isn't advisable") and Okta accepts, unless the client asks for
+		// attributes; users answer 200 with the resource.
+		status := http.StatusOK
+		if k == groupKind && c.QueryParam("attributes") == "" && c.QueryParam("excludedAttributes") == "" {
+			status = http.StatusNoContent
+		}
+		stored, err := s.applyUpdate(c, k, status, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
 			res, err := p.Apply(doc, k.rt)
 			if err != nil {
 				return nil, nil, nil, err
@@ -398,10 +409,7 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		// Groups answer 204, as Entra asks ("returning all the members
-		// isn't advisable") and Okta accepts, unless the client asks for
-		// attributes; users answer 200 with the resource.
-		if k == groupKind && c.QueryParam("attributes") == "" && c.QueryParam("excludedAttributes") == "" {
+		if status == http.StatusNoContent {
 			c.Response().Header().Set("ETag", etag(stored.Version))
 			return c.NoContent(http.StatusNoContent)
 		}
@@ -423,8 +431,9 @@ func (s *Server) respondWrite(c echo.Context, k *kind, r *store.Resource, status
 // time and links (the app account stays linked and the reconciler
 // converges it), the IdP's attributes and index keys, Origin "idp". It is
 // store.ErrConflict when no imported user holds the userName, or when
-// another unique key of doc belongs to another resource.
-func (s *Server) claimImported(ctx context.Context, doc map[string]any, data json.RawMessage) (*store.Resource, store.Write, error) {
+// another unique key of doc belongs to another resource. The write carries
+// rep, the create's report entry, naming the claimed user's id.
+func (s *Server) claimImported(ctx context.Context, doc map[string]any, data json.RawMessage, rep store.ReportEntry) (*store.Resource, store.Write, error) {
 	name := scim.StringAt(doc, userKind.rt, "userName")
 	for range maxCASRetries {
 		cur, err := s.opts.Store.Lookup(ctx, store.KindUser, store.IndexUserName, name)
@@ -436,6 +445,8 @@ func (s *Server) claimImported(ctx context.Context, doc map[string]any, data jso
 		}
 		w := store.Write{Put: &store.Resource{Kind: store.KindUser, ID: cur.ID, Created: cur.Created, Modified: s.opts.Now(),
 			Origin: "idp", Indexes: userKind.indexKeys(doc), Data: data}, ExpectVersion: cur.Version, Marks: s.userMarks(cur.ID)}
+		rep.ResourceID = cur.ID
+		w.Reports = []store.ReportEntry{rep}
 		stored, err := s.opts.Store.Apply(ctx, w)
 		if errors.Is(err, store.ErrVersionMismatch) || errors.Is(err, store.ErrNotFound) {
 			continue // changed or deleted meanwhile: look again

@@ -156,6 +156,12 @@ type Write struct {
 
 	// Marks are queued in the same atomic step.
 	Marks []Mark
+
+	// Reports are appended to the report log in the same atomic step, with
+	// IDs assigned as AppendReport assigns them, and only when the write
+	// succeeds: a failed precondition appends nothing. A Write may carry
+	// Reports alone.
+	Reports []ReportEntry
 }
 
 // Ref names a resource.

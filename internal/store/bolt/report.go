@@ -46,40 +46,59 @@ func (s *Store) AppendReport(ctx context.Context, entries ...store.ReportEntry) 
 	if len(entries) == 0 {
 		return nil
 	}
-	encoded := make([][]byte, len(entries))
-	for i, e := range entries {
-		e.ID = "" // the key is the id
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("bolt store: append report: entry %d: %w", i, err)
-		}
-		encoded[i] = v
+	encoded, err := encodeReports(entries)
+	if err != nil {
+		return fmt.Errorf("bolt store: append report: %w", err)
 	}
-	err := s.update(ctx, func(tx *bbolt.Tx) (bool, error) {
-		rep := tx.Bucket(bucketReport)
-		log, users, apps := rep.Bucket(subLog), rep.Bucket(subUser), rep.Bucket(subApp)
-		for i, e := range entries {
-			seq, err := rep.NextSequence()
-			if err != nil {
-				return false, err
-			}
-			id := reportID(nanos(e.Time), seq)
-			if err := log.Put(id, encoded[i]); err != nil {
-				return false, err
-			}
-			if err := indexReport(users, e.User, id); err != nil {
-				return false, fmt.Errorf("user index: %w", err)
-			}
-			if err := indexReport(apps, e.App, id); err != nil {
-				return false, fmt.Errorf("app index: %w", err)
-			}
-		}
-		return true, addCount(log, len(entries))
+	err = s.update(ctx, func(tx *bbolt.Tx) (bool, error) {
+		return true, appendReports(tx, entries, encoded)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt store: append report: %w", err)
 	}
 	return nil
+}
+
+// encodeReports encodes entries for appendReports, outside any
+// transaction.
+func encodeReports(entries []store.ReportEntry) ([][]byte, error) {
+	encoded := make([][]byte, len(entries))
+	for i, e := range entries {
+		e.ID = "" // the key is the id
+		v, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		encoded[i] = v
+	}
+	return encoded, nil
+}
+
+// appendReports writes entries, encoded by encodeReports, to the log and
+// its indexes in tx, assigning their ids from the report sequence.
+func appendReports(tx *bbolt.Tx, entries []store.ReportEntry, encoded [][]byte) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	rep := tx.Bucket(bucketReport)
+	log, users, apps := rep.Bucket(subLog), rep.Bucket(subUser), rep.Bucket(subApp)
+	for i, e := range entries {
+		seq, err := rep.NextSequence()
+		if err != nil {
+			return err
+		}
+		id := reportID(nanos(e.Time), seq)
+		if err := log.Put(id, encoded[i]); err != nil {
+			return err
+		}
+		if err := indexReport(users, e.User, id); err != nil {
+			return fmt.Errorf("user index: %w", err)
+		}
+		if err := indexReport(apps, e.App, id); err != nil {
+			return fmt.Errorf("app index: %w", err)
+		}
+	}
+	return addCount(log, len(entries))
 }
 
 func indexReport(parent *bbolt.Bucket, name string, id []byte) error {

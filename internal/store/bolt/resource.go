@@ -143,14 +143,18 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 
 // Apply performs w in one read-write transaction: the version check, the
 // index checks and updates, the resource, both directions of the
-// membership changes, the re-versioning of a deleted member's groups and
-// the marks either all commit or none does.
+// membership changes, the re-versioning of a deleted member's groups, the
+// marks and the report entries either all commit or none does.
 func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
 	if err := validateWrite(&w); err != nil {
 		return nil, fmt.Errorf("bolt store: apply: %w", err)
 	}
+	reports, err := encodeReports(w.Reports)
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: apply %s: report: %w", describeWrite(&w), err)
+	}
 	var out *store.Resource
-	err := s.update(ctx, func(tx *bbolt.Tx) (bool, error) {
+	err = s.update(ctx, func(tx *bbolt.Tx) (bool, error) {
 		if w.Put != nil {
 			r, err := putResource(tx, w.Put, w.ExpectVersion)
 			if err != nil {
@@ -173,8 +177,11 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 				return false, err
 			}
 		}
+		if err := appendReports(tx, w.Reports, reports); err != nil {
+			return false, fmt.Errorf("report: %w", err)
+		}
 		changed := w.Put != nil || w.Delete != nil ||
-			len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0 || len(w.Marks) > 0
+			len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0 || len(w.Marks) > 0 || len(w.Reports) > 0
 		return changed, nil
 	})
 	if err != nil {
@@ -237,6 +244,9 @@ func describeWrite(w *store.Write) string {
 	}
 	if len(w.Marks) > 0 {
 		parts = append(parts, fmt.Sprintf("%d marks", len(w.Marks)))
+	}
+	if len(w.Reports) > 0 {
+		parts = append(parts, fmt.Sprintf("%d report entries", len(w.Reports)))
 	}
 	if len(parts) == 0 {
 		return "empty write"

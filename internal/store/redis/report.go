@@ -65,13 +65,30 @@ func (s *Store) AppendReport(ctx context.Context, entries ...store.ReportEntry) 
 	if len(entries) == 0 {
 		return nil
 	}
-	keys := []string{s.k.reportRecords(), s.k.reportLog(), s.k.reportSeq()}
+	keys, _, args, err := s.reportArgs(nil, entries)
+	if err != nil {
+		return fmt.Errorf("redis store: append report: %w", err)
+	}
+	if err := appendReportScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
+		return fmt.Errorf("redis store: append %d report entries: %w", len(entries), err)
+	}
+	return nil
+}
+
+// reportArgs appends to keys the report log's keys (record hash, log zset,
+// sequence counter) and the user and app index zsets the entries name,
+// and returns the new keys, the 1-based KEYS position of the record hash
+// and the entries' script arguments for rappend (see luaReport): per entry,
+// its time key, user index number, app index number and record.
+func (s *Store) reportArgs(keys []string, entries []store.ReportEntry) ([]string, int, []any, error) {
+	base := len(keys) + 1
+	keys = append(keys, s.k.reportRecords(), s.k.reportLog(), s.k.reportSeq())
 	slot := map[string]int{}
 	index := func(key string) int {
 		n, ok := slot[key]
 		if !ok {
 			keys = append(keys, key)
-			n = len(keys) - 3
+			n = len(keys) - (base + 2)
 			slot[key] = n
 		}
 		return n
@@ -79,17 +96,17 @@ func (s *Store) AppendReport(ctx context.Context, entries ...store.ReportEntry) 
 	args := make([]any, 0, 4*len(entries))
 	for i, e := range entries {
 		if e.Time.Before(minReportTime) || e.Time.After(maxReportTime) {
-			return fmt.Errorf("redis store: append report: entry %d: time %s is outside 1970 to 2262", i, e.Time)
+			return nil, 0, nil, fmt.Errorf("entry %d: time %s is outside 1970 to 2262", i, e.Time)
 		}
 		e.ID = ""
 		doc, err := json.Marshal(e)
 		if err != nil {
-			return fmt.Errorf("redis store: append report: entry %d: encode: %w", i, err)
+			return nil, 0, nil, fmt.Errorf("entry %d: encode: %w", i, err)
 		}
 		u, a := fold(e.User), fold(e.App)
 		header, err := json.Marshal([]string{u, a, e.Operation, e.Status})
 		if err != nil {
-			return fmt.Errorf("redis store: append report: entry %d: encode: %w", i, err)
+			return nil, 0, nil, fmt.Errorf("entry %d: encode: %w", i, err)
 		}
 		ui, ai := 0, 0
 		if u != "" {
@@ -100,10 +117,7 @@ func (s *Store) AppendReport(ctx context.Context, entries ...store.ReportEntry) 
 		}
 		args = append(args, timeKey(e.Time), ui, ai, string(header)+"\n"+string(doc))
 	}
-	if err := appendReportScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
-		return fmt.Errorf("redis store: append %d report entries: %w", len(entries), err)
-	}
-	return nil
+	return keys, base, args, nil
 }
 
 // QueryReports returns matching entries newest first. A query by user

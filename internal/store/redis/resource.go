@@ -165,7 +165,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	if err := validateWrite(w); err != nil {
 		return nil, fmt.Errorf("redis store: apply %s: %w", what, err)
 	}
-	if w.Put == nil && w.Delete == nil && w.Group == "" && len(w.Marks) == 0 {
+	if w.Put == nil && w.Delete == nil && w.Group == "" && len(w.Marks) == 0 && len(w.Reports) == 0 {
 		return nil, nil
 	}
 
@@ -228,6 +228,21 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	keys, markArgs := s.markArgs(keys, w.Marks)
 	args = append(args, len(w.Marks))
 	args = append(args, markArgs...)
+	if len(w.Reports) == 0 {
+		args = append(args, 0, 0)
+	} else {
+		var (
+			base       int
+			reportArgs []any
+			err        error
+		)
+		keys, base, reportArgs, err = s.reportArgs(keys, w.Reports)
+		if err != nil {
+			return nil, fmt.Errorf("redis store: apply %s: report: %w", what, err)
+		}
+		args = append(args, base, len(w.Reports))
+		args = append(args, reportArgs...)
+	}
 
 	version, err := applyScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
@@ -343,8 +358,10 @@ func describe(w store.Write) string {
 		return fmt.Sprintf("delete %s %q", w.Delete.Kind, w.Delete.ID)
 	case w.Group != "":
 		return fmt.Sprintf("members of group %q", w.Group)
-	default:
+	case len(w.Marks) > 0:
 		return "marks"
+	default:
+		return "report entries"
 	}
 }
 

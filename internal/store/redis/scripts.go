@@ -66,12 +66,33 @@ local function qmark(q, meta, key, due)
 end
 `
 
+// luaReport holds rappend, which appends one report entry, shared by the
+// scripts that append to the report log (see appendReportScript for the
+// layout).
+//
+// KEYS[base] is the record hash, KEYS[base + 1] the log zset, KEYS[base + 2]
+// the sequence counter, and KEYS[base + 2 + n] index zset n; ui and ai are
+// the entry's user and app index numbers (0 = none). Returns the entry's ID.
+const luaReport = `
+local function rappend(base, timeKey, ui, ai, rec)
+  local id = timeKey .. '-' .. string.format('%016d', redis.call('INCR', KEYS[base + 2]))
+  redis.call('HSET', KEYS[base], id, rec)
+  redis.call('ZADD', KEYS[base + 1], 0, id)
+  for _, n in ipairs({tonumber(ui), tonumber(ai)}) do
+    if n > 0 then redis.call('ZADD', KEYS[base + 2 + n], 0, id) end
+  end
+  return id
+end
+`
+
 // applyScript performs one store.Write.
 //
 // KEYS[1] the target resource hash of Put or Delete (any store key when neither)
 // KEYS[2] the target kind's id zset
 // KEYS[3] the resource hash of the group whose membership changes (any store key when none)
-// KEYS[4..] per marked app, in pairs: queue zset, queue meta hash
+// KEYS[4..] per marked app, in pairs: queue zset, queue meta hash; then,
+// when the write carries report entries, the report keys rappend takes
+// (record hash, log zset, sequence counter, index zsets)
 //
 // ARGV, read in order:
 //
@@ -93,6 +114,10 @@ end
 //	                 resourceMeta encodes times ("" = Modified unchanged)
 //	nAdd, nAdd × member id, nRemove, nRemove × member id
 //	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
+//	reportBase, nReports, nReports × (time key, user index number, app index number, record)
+//	                 the report entries appended with the write (see luaReport;
+//	                 reportBase is the KEYS position of the record hash, 0 when
+//	                 nReports is 0)
 //
 // The resource hash's ix field lists the resource's index entries as JSON:
 // [name, folded value] for an entry in a unique index's hash, [name, folded
@@ -110,7 +135,7 @@ end
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
 // "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
 // "NOTFOUND resource", "NOTFOUND group".
-var applyScript = newScript(luaQueue + `
+var applyScript = newScript(luaQueue + luaReport + `
 local pos = 0
 local function nextArg() pos = pos + 1; return ARGV[pos] end
 
@@ -240,6 +265,12 @@ for _ = 1, tonumber(nextArg()) do
   local qi = tonumber(nextArg())
   local key = nextArg()
   qmark(KEYS[2 + 2 * qi], KEYS[3 + 2 * qi], key, tonumber(nextArg()))
+end
+
+local reportBase = tonumber(nextArg())
+for _ = 1, tonumber(nextArg()) do
+  local tk, ui, ai = nextArg(), nextArg(), nextArg()
+  rappend(reportBase, tk, ui, ai, nextArg())
 end
 return version
 `)
@@ -519,16 +550,10 @@ return wait
 // ARGV, 4 values per entry: time key (19 digits), user index number (0 = none,
 // else the zset is KEYS[3 + n]), app index number (likewise), record.
 // Returns the assigned IDs.
-var appendReportScript = newScript(`
+var appendReportScript = newScript(luaReport + `
 local ids = {}
 for i = 1, #ARGV, 4 do
-  local id = ARGV[i] .. '-' .. string.format('%016d', redis.call('INCR', KEYS[3]))
-  redis.call('HSET', KEYS[1], id, ARGV[i + 3])
-  redis.call('ZADD', KEYS[2], 0, id)
-  for _, n in ipairs({tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])}) do
-    if n > 0 then redis.call('ZADD', KEYS[3 + n], 0, id) end
-  end
-  ids[#ids + 1] = id
+  ids[#ids + 1] = rappend(1, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
 end
 return ids
 `)

@@ -331,6 +331,10 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 			return nil, fmt.Errorf("memstore: membership of group %q: %w", w.Group, store.ErrNotFound)
 		}
 	}
+	reports, err := db.encodeReports(w.Reports)
+	if err != nil {
+		return nil, err
+	}
 
 	// Commit.
 	var out *store.Resource
@@ -376,6 +380,7 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	for _, mk := range w.Marks {
 		db.mark(mk)
 	}
+	db.insertReports(reports)
 	return out, nil
 }
 
@@ -840,30 +845,45 @@ func (m *memStore) AppendReport(ctx context.Context, entries ...store.ReportEntr
 		return err
 	}
 	defer m.unlock()
+	recs, err := m.db.encodeReports(entries)
+	if err != nil {
+		return err
+	}
+	m.db.insertReports(recs)
+	return nil
+}
+
+// encodeReports builds the records of entries with the sequence numbers
+// that follow the log's; it changes nothing (see insertReports).
+func (db *memDB) encodeReports(entries []store.ReportEntry) ([]*memReport, error) {
 	recs := make([]*memReport, 0, len(entries))
-	seq := m.db.reportSeq
+	seq := db.reportSeq
 	for _, e := range entries {
 		seq++
 		r := &memReport{at: e.Time, seq: seq, user: strings.ToLower(e.User), app: strings.ToLower(e.App), op: e.Operation, status: e.Status}
 		e.ID = reportID(r)
 		raw, err := json.Marshal(&e)
 		if err != nil {
-			return fmt.Errorf("memstore: append report: encode: %w", err)
+			return nil, fmt.Errorf("memstore: append report: encode: %w", err)
 		}
 		r.raw = raw
 		recs = append(recs, r)
 	}
-	m.db.reportSeq = seq
+	return recs, nil
+}
+
+// insertReports adds records from encodeReports to the log.
+func (db *memDB) insertReports(recs []*memReport) {
 	for _, r := range recs {
-		i, _ := slices.BinarySearchFunc(m.db.reports, r, func(a, b *memReport) int {
+		db.reportSeq = max(db.reportSeq, r.seq)
+		i, _ := slices.BinarySearchFunc(db.reports, r, func(a, b *memReport) int {
 			if reportBefore(a, b) {
 				return -1
 			}
 			return 1
 		})
-		m.db.reports = slices.Insert(m.db.reports, i, r)
+		db.reports = slices.Insert(db.reports, i, r)
 	}
-	return nil
 }
 
 func (m *memStore) QueryReports(ctx context.Context, q store.ReportQuery) ([]store.ReportEntry, string, error) {

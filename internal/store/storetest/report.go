@@ -25,6 +25,9 @@ func reportTests() []test {
 		{"PruneIndexes", testReportPruneIndexes},
 		{"ReturnsCopies", testReportCopies},
 		{"AppendNothing", testReportAppendNothing},
+		{"WithWrite", testReportWithWrite},
+		{"NotWithFailedWrite", testReportNotWithFailedWrite},
+		{"WriteOfReportsOnly", testReportWriteOfReportsOnly},
 	}
 }
 
@@ -573,4 +576,132 @@ func testReportAppendNothing(t *testing.T, s store.Store) {
 	if n != 0 {
 		t.Fatalf("prune of an empty log removed %d", n)
 	}
+}
+
+// testReportWithWrite: Write.Reports are appended with the write, with IDs
+// from the same sequence as AppendReport's (equal times keep append order
+// across both), queryable by user and by app.
+func testReportWithWrite(t *testing.T, s store.Store) {
+	m := &reportModel{}
+	before := entry("before", 2*time.Second, "alice", "idp:okta", "create", "failure")
+	appendReports(t, s, before)
+	m.add(before)
+
+	created := entry("created", time.Second, "Alice", "IdP:Okta", "create", "success")
+	created.Changes = []store.AttrChange{{Attr: "userName", New: "alice"}}
+	created.HTTPStatus = 201
+	other := entry("other", 2*time.Second, "bob", "app2", "create", "success")
+	r, err := s.Apply(t.Context(), store.Write{
+		Put:     newUser("u1", "alice"),
+		Marks:   []store.Mark{{App: "app", Key: "User/u1", Due: t0}},
+		Reports: []store.ReportEntry{created, other},
+	})
+	noErr(t, err, "create u1 with report entries")
+	if r == nil || r.Version != 1 {
+		t.Fatalf("create u1 = %+v, want version 1", r)
+	}
+	m.add(created, other)
+
+	replaced := entry("replaced", 2*time.Second, "alice", "idp:okta", "replace", "success")
+	_, err = s.Apply(t.Context(), store.Write{Put: newUser("u1", "alice"), ExpectVersion: 1, Reports: []store.ReportEntry{replaced}})
+	noErr(t, err, "replace u1 with a report entry")
+	m.add(replaced)
+	deleted := entry("deleted", 3*time.Second, "alice", "idp:okta", "delete", "success")
+	_, err = s.Apply(t.Context(), store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}, Reports: []store.ReportEntry{deleted}})
+	noErr(t, err, "delete u1 with a report entry")
+	m.add(deleted)
+	if n, err := s.QueueLen(t.Context(), "app"); err != nil || n != 1 {
+		t.Errorf("QueueLen = %d, %v; the write's mark was lost", n, err)
+	}
+
+	want := []string{"deleted", "replaced", "other", "before", "created"}
+	if got := m.query(store.ReportQuery{}); !slices.Equal(got, want) {
+		t.Fatalf("suite model = %q, want %q", got, want)
+	}
+	wantQuery(t, s, m, store.ReportQuery{}, 1, 2, 100)
+	wantQuery(t, s, m, store.ReportQuery{User: "ALICE"}, 1, 100)
+	wantQuery(t, s, m, store.ReportQuery{App: "idp:OKTA"}, 1, 100)
+	wantQuery(t, s, m, store.ReportQuery{User: "bob", App: "app2"}, 100)
+	wantQuery(t, s, m, store.ReportQuery{App: "idp:okta", Status: "success"}, 100)
+
+	es, _, err := s.QueryReports(t.Context(), store.ReportQuery{User: "alice", Operation: "create", Status: "success"})
+	noErr(t, err, "query")
+	if len(es) != 1 {
+		t.Fatalf("query = %q, want [created]", tags(es))
+	}
+	ids := map[string]bool{}
+	all, _, err := s.QueryReports(t.Context(), store.ReportQuery{})
+	noErr(t, err, "query")
+	for _, e := range all {
+		if e.ID == "" || ids[e.ID] {
+			t.Fatalf("IDs of %q are not distinct and non-empty", tags(all))
+		}
+		ids[e.ID] = true
+	}
+	got := es[0]
+	got.ID = ""
+	if gj, wj := mustJSON(got), mustJSON(created); !jsonEqual(gj, wj) {
+		t.Errorf("entry = %s\nwant %s", gj, wj)
+	}
+}
+
+// testReportNotWithFailedWrite: a write whose precondition fails appends
+// none of its report entries.
+func testReportNotWithFailedWrite(t *testing.T, s store.Store) {
+	_, err := s.Apply(t.Context(), store.Write{Put: newUser("u1", "alice")})
+	noErr(t, err, "create u1")
+	rep := func(tag string) []store.ReportEntry {
+		return []store.ReportEntry{entry(tag, time.Second, "alice", "idp:okta", "create", "success")}
+	}
+	failed := []struct {
+		name string
+		w    store.Write
+		want error
+	}{
+		{"create of an existing id", store.Write{Put: newUser("u1", "alice"), Reports: rep("dup-id")}, store.ErrConflict},
+		{"unique key held", store.Write{Put: newUser("u2", "ALICE"), Reports: rep("dup-key")}, store.ErrConflict},
+		{"stale version", store.Write{Put: newUser("u1", "alice"), ExpectVersion: 7, Reports: rep("stale")}, store.ErrVersionMismatch},
+		{"replace of a missing id", store.Write{Put: newUser("u9", "zed"), ExpectVersion: 1, Reports: rep("missing")}, store.ErrNotFound},
+		{"delete of a missing id", store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u9"}, Reports: rep("delete-missing")}, store.ErrNotFound},
+		{"conditional delete", store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}, DeleteVersion: 3, Reports: rep("delete-stale")}, store.ErrVersionMismatch},
+		{"members of a missing group", store.Write{Group: "g9", AddMembers: []string{"u1"}, Reports: rep("no-group")}, store.ErrNotFound},
+	}
+	for _, f := range failed {
+		_, err := s.Apply(t.Context(), f.w)
+		wantErr(t, err, f.want, "%s", f.name)
+	}
+	es, next, err := s.QueryReports(t.Context(), store.ReportQuery{})
+	noErr(t, err, "query")
+	if len(es) != 0 || next != "" {
+		t.Fatalf("query after failed writes = %q, cursor %q; want nothing appended", tags(es), next)
+	}
+	if _, err := s.Get(t.Context(), store.KindUser, "u1"); err != nil {
+		t.Fatalf("u1 after the failed writes: %v", err)
+	}
+	// The log still takes entries, after the failed writes' positions.
+	appendReports(t, s, entry("after", time.Second, "alice", "idp:okta", "create", "success"))
+	wantQuery(t, s, &reportModel{entries: []store.ReportEntry{entry("after", time.Second, "alice", "idp:okta", "create", "success")}},
+		store.ReportQuery{User: "alice"}, 100)
+}
+
+// testReportWriteOfReportsOnly: a Write may carry report entries alone.
+func testReportWriteOfReportsOnly(t *testing.T, s store.Store) {
+	m := &reportModel{}
+	b := []store.ReportEntry{
+		entry("A", 5*time.Second, "carol", "jira", "import", "skipped"),
+		entry("B", time.Second, "carol", "jira", "import", "success"),
+		entry("C", 5*time.Second, "dave", "jira", "import", "success"),
+	}
+	r, err := s.Apply(t.Context(), store.Write{Reports: b})
+	noErr(t, err, "write of report entries only")
+	if r != nil {
+		t.Errorf("Apply without Put returned %+v, want nil", r)
+	}
+	m.add(b...)
+	if got, want := m.query(store.ReportQuery{}), []string{"C", "A", "B"}; !slices.Equal(got, want) {
+		t.Fatalf("suite model = %q, want %q", got, want)
+	}
+	wantQuery(t, s, m, store.ReportQuery{}, 1, 100)
+	wantQuery(t, s, m, store.ReportQuery{User: "Carol"}, 1, 100)
+	wantQuery(t, s, m, store.ReportQuery{App: "JIRA", Status: "success"}, 100)
 }
