@@ -127,6 +127,11 @@ func (s *Server) document(c echo.Context, k *kind, r *store.Resource) (map[strin
 	if doc == nil {
 		doc = map[string]any{}
 	}
+	return s.decorate(c, k, r, doc), nil
+}
+
+// decorate adds a stored resource's id and meta to its attributes.
+func (s *Server) decorate(c echo.Context, k *kind, r *store.Resource, doc map[string]any) map[string]any {
 	doc["id"] = r.ID
 	doc["meta"] = map[string]any{
 		"resourceType": k.rt.Name(),
@@ -135,7 +140,7 @@ func (s *Server) document(c echo.Context, k *kind, r *store.Resource) (map[strin
 		"location":     s.baseURL(c) + k.rt.Endpoint() + "/" + r.ID,
 		"version":      etag(r.Version),
 	}
-	return doc, nil
+	return doc
 }
 
 // storedData strips what the store keeps elsewhere (id, meta, members)
@@ -143,6 +148,15 @@ func (s *Server) document(c echo.Context, k *kind, r *store.Resource) (map[strin
 // the gateway provisions no credentials) from a document and encodes the
 // rest.
 func storedData(doc map[string]any) (json.RawMessage, error) {
+	b, err := json.Marshal(storable(doc))
+	if err != nil {
+		return nil, fmt.Errorf("encode resource: %w", err)
+	}
+	return b, nil
+}
+
+// storable is doc without what storedData leaves out (a shallow copy).
+func storable(doc map[string]any) map[string]any {
 	out := make(map[string]any, len(doc))
 	for k, v := range doc {
 		switch strings.ToLower(k) {
@@ -151,11 +165,7 @@ func storedData(doc map[string]any) (json.RawMessage, error) {
 		}
 		out[k] = v
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode resource: %w", err)
-	}
-	return b, nil
+	return out
 }
 
 // memberList renders member ids as the Group "members" attribute.
@@ -211,17 +221,11 @@ func splitList(s string) []string {
 // when the projection needs them (read from the member set only then),
 // projected.
 func (s *Server) view(c echo.Context, k *kind, r *store.Resource, p projection) (map[string]any, error) {
-	return s.render(c, k, r, p, true)
-}
-
-// render is view; withGroups false skips reading a user's group set, for
-// a user just created, which is in no group.
-func (s *Server) render(c echo.Context, k *kind, r *store.Resource, p projection, withGroups bool) (map[string]any, error) {
 	doc, err := s.document(c, k, r)
 	if err != nil {
 		return nil, err
 	}
-	if withGroups && k == userKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
+	if k == userKind && scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
 		groups, err := s.userGroups(c, r.ID)
 		if err != nil {
 			return nil, err

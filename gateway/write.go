@@ -159,9 +159,13 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("create %s: %w", k.store, err)
 		}
-		// A new user is in no group: no need to read its group set.
-		v, err := s.render(c, k, stored, projectionOf(c), k != userKind)
-		if err != nil {
+		// A new user is in no group, and its attributes are the ones just
+		// stored: answer from them instead of reading both back.
+		var v map[string]any
+		if k == userKind {
+			p := projectionOf(c)
+			v = scim.Project(s.decorate(c, k, stored, storable(doc)), k.rt, p.attributes, p.excluded)
+		} else if v, err = s.view(c, k, stored, projectionOf(c)); err != nil {
 			return err
 		}
 		out, err := json.Marshal(v)
