@@ -263,7 +263,7 @@ func New(c Config) (*Importer, error) {
 		onProgress: c.OnProgress, maxBuffered: c.MaxBuffered, apps: map[string]*App{},
 	}
 	if im.clock == nil {
-		im.clock = systemClock{}
+		im.clock = outbound.WallClock
 	}
 	if im.log == nil {
 		im.log = slog.New(slog.DiscardHandler)

@@ -76,7 +76,7 @@ func Limit(st TokenStore, app string, rate float64, burst int, clock Clock) func
 		burst = max(1, int(rate+0.999999))
 	}
 	if clock == nil {
-		clock = systemClock{}
+		clock = outbound.WallClock
 	}
 	name := "app/" + app
 	return func(ctx context.Context) error {
@@ -96,27 +96,6 @@ func Limit(st TokenStore, app string, rate float64, burst int, clock Clock) func
 }
 
 // Clock is the time an Importer lives by: report and link times, lock
-// leases, progress, schedules. Tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits for d, or until ctx ends (returning its error).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// leases, progress, schedules (the reconcilers' clock type). Tests inject a
+// fake one.
+type Clock = outbound.Clock

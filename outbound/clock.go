@@ -13,6 +13,9 @@ type Clock interface {
 	Sleep(ctx context.Context, d time.Duration) error
 }
 
+// WallClock is the system clock, for every package that takes a Clock.
+var WallClock Clock = systemClock{}
+
 // systemClock is the wall clock.
 type systemClock struct{}
 
