@@ -54,7 +54,14 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) sto
 // not make (a full List scan, a member-set read).
 type countingStore struct {
 	Store
-	lists, members atomic.Int64
+	lists, members, groupGets atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, k store.Kind, id string) (*store.Resource, error) {
+	if k == store.KindGroup {
+		c.groupGets.Add(1)
+	}
+	return c.Store.Get(ctx, k, id)
 }
 
 func (c *countingStore) List(ctx context.Context, k store.Kind, offset, count int) (store.Page, error) {

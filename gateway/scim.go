@@ -358,21 +358,32 @@ func (s *Server) userGroups(c echo.Context, userID string) ([]any, error) {
 		return nil, fmt.Errorf("groups of %s: %w", userID, err)
 	}
 	sort.Strings(ids)
+	// A list page renders many users of the same few groups: read each
+	// group's name once per request, not once per user.
+	names, _ := c.Get(ctxGroupNames).(map[string]string)
+	if names == nil {
+		names = map[string]string{}
+		c.Set(ctxGroupNames, names)
+	}
 	base := s.baseURL(c) + groupKind.rt.Endpoint() + "/"
 	out := make([]any, 0, len(ids))
 	for _, id := range ids {
-		g, err := s.opts.Store.Get(ctx, store.KindGroup, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted between the two reads
+		name, ok := names[id]
+		if !ok {
+			g, err := s.opts.Store.Get(ctx, store.KindGroup, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted between the two reads
+			}
+			if err != nil {
+				return nil, fmt.Errorf("group %s: %w", id, err)
+			}
+			name = displayNameOf(g.Data)
+			names[id] = name
 		}
-		if err != nil {
-			return nil, fmt.Errorf("group %s: %w", id, err)
-		}
-		var data struct {
-			DisplayName string `json:"displayName"`
-		}
-		_ = json.Unmarshal(g.Data, &data)
-		out = append(out, map[string]any{"value": id, "display": data.DisplayName, "$ref": base + id, "type": "direct"})
+		out = append(out, map[string]any{"value": id, "display": name, "$ref": base + id, "type": "direct"})
 	}
 	return out, nil
 }
+
+// ctxGroupNames caches group display names within one request.
+const ctxGroupNames = "group_names"

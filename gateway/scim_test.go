@@ -446,3 +446,27 @@ func TestConcurrentGroupPatches(t *testing.T) {
 		}
 	})
 }
+
+// A list page renders each user's groups, reading each group once per
+// request, not once per member.
+func TestUserGroupsReadOncePerRequest(t *testing.T) {
+	ts := startServer(t, backends["bolt"](t))
+	var members []any
+	for i := 0; i < 5; i++ {
+		id := str(ts.do("POST", "/Users", oktaUser(fmt.Sprintf("g%d@example.com", i))).must(t, 201).Body["id"])
+		members = append(members, map[string]any{"value": id})
+	}
+	ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+		"displayName": "Everyone", "members": members}).must(t, 201)
+	before := ts.store.groupGets.Load()
+	list := ts.do("GET", "/Users", nil).must(t, 200)
+	for _, r := range list.Body["Resources"].([]any) {
+		gs, _ := r.(map[string]any)["groups"].([]any)
+		if len(gs) != 1 || gs[0].(map[string]any)["display"] != "Everyone" {
+			t.Fatalf("groups of a listed user: %v", gs)
+		}
+	}
+	if n := ts.store.groupGets.Load() - before; n != 1 {
+		t.Errorf("listing 5 members of one group read the group %d times, want 1", n)
+	}
+}

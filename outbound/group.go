@@ -112,14 +112,9 @@ func (j *job) reconcileGroup() error {
 		return fmt.Errorf("desired group: %w", err)
 	}
 	j.g = g
-	l, err := r.store.GetLink(ctx, j.a.name, store.KindGroup, j.hubID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = nil
-	case err != nil:
-		return fmt.Errorf("get link: %w", err)
+	if _, err := j.loadLink(store.KindGroup); err != nil {
+		return err
 	}
-	j.link = l
 	if !g.Present {
 		return j.deleteGroup()
 	}

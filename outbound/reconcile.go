@@ -582,6 +582,19 @@ func (r *Runner) process(ctx context.Context, a *app, c store.Claim) {
 	}
 }
 
+// loadLink reads the job's link (nil when there is none) into j.link.
+func (j *job) loadLink(kind store.Kind) (*store.Link, error) {
+	l, err := j.r.store.GetLink(j.ctx, j.a.name, kind, j.hubID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		l = nil
+	case err != nil:
+		return nil, fmt.Errorf("get link: %w", err)
+	}
+	j.link = l
+	return l, nil
+}
+
 func (j *job) reconcileUser() error {
 	ctx, r := j.ctx, j.r
 	d, err := r.source.DesiredUser(ctx, j.a.name, j.hubID)
@@ -589,14 +602,10 @@ func (j *job) reconcileUser() error {
 		return fmt.Errorf("desired state: %w", err)
 	}
 	j.d = d
-	l, err := r.store.GetLink(ctx, j.a.name, store.KindUser, j.hubID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		l = nil
-	case err != nil:
-		return fmt.Errorf("get link: %w", err)
+	l, err := j.loadLink(store.KindUser)
+	if err != nil {
+		return err
 	}
-	j.link = l
 	j.user, _ = d.Attributes["userName"].(string)
 	if j.user == "" && l != nil {
 		if st := decodeState(l.State); st != nil {
