@@ -143,6 +143,52 @@ func (s *Server) decorate(c echo.Context, k *kind, r *store.Resource, doc map[st
 	return doc
 }
 
+// responseMeta is the "meta" attribute of a response, in RFC 7643's
+// order.
+type responseMeta struct {
+	ResourceType string `json:"resourceType"`
+	Created      string `json:"created"`
+	LastModified string `json:"lastModified"`
+	Location     string `json:"location"`
+	Version      string `json:"version"`
+}
+
+// withIDAndMeta renders a stored resource as decorate would, without
+// decoding its attributes: "id" and "meta" are written ahead of the stored
+// JSON object's members. The stored attributes hold neither key (see
+// storable).
+func (s *Server) withIDAndMeta(c echo.Context, k *kind, r *store.Resource) ([]byte, error) {
+	attrs := bytes.TrimSpace(r.Data)
+	if len(attrs) < 2 || attrs[0] != '{' || attrs[len(attrs)-1] != '}' {
+		return nil, fmt.Errorf("stored %s %s is not a JSON object", k.store, r.ID)
+	}
+	id, err := json.Marshal(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(responseMeta{
+		ResourceType: k.rt.Name(),
+		Created:      r.Created.UTC().Format(time.RFC3339Nano),
+		LastModified: r.Modified.UTC().Format(time.RFC3339Nano),
+		Location:     s.baseURL(c) + k.rt.Endpoint() + "/" + r.ID,
+		Version:      etag(r.Version),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rest := bytes.TrimSpace(attrs[1 : len(attrs)-1])
+	out := make([]byte, 0, len(attrs)+len(id)+len(meta)+20)
+	out = append(out, `{"id":`...)
+	out = append(out, id...)
+	out = append(out, `,"meta":`...)
+	out = append(out, meta...)
+	if len(rest) > 0 {
+		out = append(out, ',')
+		out = append(out, rest...)
+	}
+	return append(out, '}'), nil
+}
+
 // storedData strips what the store keeps elsewhere (id, meta, members)
 // and what it must never keep (password: Okta sends a placeholder, and
 // the gateway provisions no credentials) from a document and encodes the
@@ -182,6 +228,10 @@ func (s *Server) memberList(c echo.Context, ids []string) []any {
 type projection struct {
 	attributes, excluded []string
 }
+
+// all reports whether the projection asks for nothing special: every
+// attribute returned by default.
+func (p projection) all() bool { return len(p.attributes) == 0 && len(p.excluded) == 0 }
 
 func projectionOf(c echo.Context) projection {
 	return projection{attributes: attrList(c.QueryParam("attributes")), excluded: attrList(c.QueryParam("excludedAttributes"))}

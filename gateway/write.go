@@ -89,13 +89,13 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		key := c.Request().Header.Get("Idempotency-Key")
-		sum := sha256.Sum256(body)
-		bodyHash := hex.EncodeToString(sum[:])
-		var scope string
+		var scope, bodyHash string
 		if key != "" {
 			if len(key) > 255 {
 				return scim.ErrInvalidValue.Detailf("Idempotency-Key is longer than 255 characters")
 			}
+			sum := sha256.Sum256(body)
+			bodyHash = hex.EncodeToString(sum[:])
 			scope = s.idempotencyScope(c, key)
 			if done, err := s.replayIdempotent(c, scope, bodyHash); done || err != nil {
 				return err
@@ -117,9 +117,10 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 				return err
 			}
 		}
-		data, err := storedData(doc)
+		attrs := storable(doc)
+		data, err := json.Marshal(attrs)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode resource: %w", err)
 		}
 		now := s.opts.Now()
 		r := &store.Resource{Kind: k.store, ID: newID(), Created: now, Modified: now, Origin: "idp",
@@ -134,7 +135,7 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		} else {
 			w.Marks = s.userMarks(r.ID)
 		}
-		rec := &auditRecord{kind: k, id: r.ID, user: nameOf(k, data), changes: changesOf(k, nil, doc)}
+		rec := &auditRecord{kind: k, id: r.ID, user: name, changes: changesOf(k, nil, doc)}
 		rec.changes = append(rec.changes, memberChange(members, nil)...)
 		w.Reports = s.reportWith(c, rec, http.StatusCreated)
 		stored, err := s.opts.Store.Apply(ctx, w)
@@ -161,14 +162,20 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		}
 		// A new user is in no group, and its attributes are the ones just
 		// stored: answer from them instead of reading both back.
-		var v map[string]any
-		if k == userKind {
-			p := projectionOf(c)
-			v = scim.Project(s.decorate(c, k, stored, storable(doc)), k.rt, p.attributes, p.excluded)
-		} else if v, err = s.view(c, k, stored, projectionOf(c)); err != nil {
-			return err
+		var out []byte
+		switch p := projectionOf(c); {
+		case k == userKind && p.all():
+			// The stored document is already what Project would return
+			// (see TestCreatedUserBody): add id and meta to its JSON.
+			out, err = s.withIDAndMeta(c, k, stored)
+		case k == userKind:
+			out, err = json.Marshal(scim.Project(s.decorate(c, k, stored, attrs), k.rt, p.attributes, p.excluded))
+		default:
+			var v map[string]any
+			if v, err = s.view(c, k, stored, p); err == nil {
+				out, err = json.Marshal(v)
+			}
 		}
-		out, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
 		}
