@@ -18,7 +18,7 @@ import "strings"
 //	base lr:<app>:<kind>        hash   links: remote id -> hub id
 //	base lo:<app>:<kind>        zset   links: hub ids scored 0, for ordered paging
 //	base q:<app>                zset   work queue: key -> visible-at unix ms (due time, or lease end while claimed)
-//	base qm:<app>               hash   work queue: key -> "token|attempt|dirtyDueMs"
+//	base qm:<app>               hash   work queue: key -> "token|attempt|dirtyDueMs" (none: waiting, attempt 0)
 //	base qtok                   string counter behind claim tokens
 //	base id:<key>               hash   idempotency record: r (record), e (expiry unix ms)
 //	base lk:<name>              hash   lock: o (owner), t (fencing token), e (expiry unix ms)

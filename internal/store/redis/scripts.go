@@ -28,7 +28,9 @@ import "github.com/redis/go-redis/v9"
 //
 // A queue key's metadata is "token|attempt|dirtyDue": token is empty while
 // the key waits and set while it is claimed; dirtyDue (empty when clean)
-// remembers the earliest due time of marks made while claimed.
+// remembers the earliest due time of marks made while claimed. A waiting
+// key at attempt 0 has no metadata: marking a new key, the write every
+// IdP change makes, is then one ZADD.
 const luaQueue = `
 local function qget(meta, key)
   local v = redis.call('HGET', meta, key)
@@ -44,19 +46,12 @@ local function qput(meta, key, m)
 end
 
 -- qmark queues key due at due (unix ms): a new key is added, a waiting key
--- keeps the earlier due time, a claimed key is flagged dirty.
+-- keeps the earlier due time (ZADD LT does both), a claimed key is
+-- flagged dirty.
 local function qmark(q, meta, key, due)
   local m = qget(meta, key)
-  if not m then
-    redis.call('ZADD', q, due, key)
-    qput(meta, key, {tok = '', att = 0})
-    return
-  end
-  if m.tok == '' then
-    local score = tonumber(redis.call('ZSCORE', q, key))
-    if score == nil or due < score then
-      redis.call('ZADD', q, due, key)
-    end
+  if not m or m.tok == '' then
+    redis.call('ZADD', q, 'LT', due, key)
     return
   end
   if m.dirty == nil or due < m.dirty then
@@ -153,7 +148,8 @@ local adds, removes = {}, {}
 for _ = 1, tonumber(nextArg()) do adds[#adds + 1] = nextArg() end
 for _ = 1, tonumber(nextArg()) do removes[#removes + 1] = nextArg() end
 
--- Checks: nothing is written before all of them pass.
+-- Checks: nothing is written before all of them pass, except the claims
+-- of new unique index keys, which are given back before a conflict fails.
 local stored = false
 if op ~= 'none' then stored = redis.call('HGET', KEYS[1], 'v') end
 local version = 0
@@ -163,12 +159,6 @@ if op == 'put' then
   else
     if not stored then return redis.error_reply('NOTFOUND resource') end
     if tonumber(stored) ~= expect then return redis.error_reply('VERSION ' .. stored) end
-  end
-  for _, p in ipairs(newIx) do
-    if not p[3] then
-      local owner = redis.call('HGET', ixPrefix .. p[1], p[2])
-      if owner and owner ~= id then return redis.error_reply('CONFLICT ' .. p[1]) end
-    end
   end
   version = (tonumber(stored) or 0) + 1
 elseif op == 'delete' then
@@ -215,13 +205,34 @@ if stored then
   if old then oldIx = cjson.decode(old) end
 end
 
+-- The last check: each unique index key the resource does not hold yet is
+-- claimed with HSETNX (one call where a check and a write took two); when
+-- one is held by another resource, the keys claimed so far are given back
+-- and the write fails. A key the resource holds stays its own: every
+-- write of a key goes through this script.
+local had = entrySet(oldIx)
 if op == 'put' then
-  local keep, had = entrySet(newIx), entrySet(oldIx)
+  local claimed = {}
+  for _, p in ipairs(newIx) do
+    if not p[3] and not inSet(had, p) then
+      local ix = ixPrefix .. p[1]
+      if redis.call('HSETNX', ix, p[2], id) == 1 then
+        claimed[#claimed + 1] = p
+      elseif redis.call('HGET', ix, p[2]) ~= id then
+        for _, c in ipairs(claimed) do redis.call('HDEL', ixPrefix .. c[1], c[2]) end
+        return redis.error_reply('CONFLICT ' .. p[1])
+      end
+    end
+  end
+end
+
+if op == 'put' then
+  local keep = entrySet(newIx)
   for _, p in ipairs(oldIx) do
     if not inSet(keep, p) then removeEntry(p) end
   end
   for _, p in ipairs(newIx) do
-    if not inSet(had, p) then addEntry(p) end
+    if p[3] and not inSet(had, p) then addEntry(p) end
   end
   local ixJSON = '[]'
   if #newIx > 0 then ixJSON = cjson.encode(newIx) end
@@ -333,7 +344,7 @@ local m = qget(KEYS[2], ARGV[1])
 if not m or m.tok == '' or m.tok ~= ARGV[2] then return redis.error_reply('LEASELOST token does not hold the key') end
 if m.dirty then
   redis.call('ZADD', KEYS[1], string.format('%d', m.dirty), ARGV[1])
-  qput(KEYS[2], ARGV[1], {tok = '', att = 0})
+  redis.call('HDEL', KEYS[2], ARGV[1])
   return 1
 end
 redis.call('ZREM', KEYS[1], ARGV[1])

@@ -14,6 +14,7 @@ func indexTests() []test {
 		{"CaseFolding", testCaseFolding},
 		{"UniquePerIndex", testUniquePerIndex},
 		{"ConflictChangesNothing", testConflictChangesNothing},
+		{"ConflictFreesEveryKey", testConflictFreesEveryKey},
 		{"ReplaceFreesOldKeys", testReplaceFreesOldKeys},
 		{"ReplaceKeepsOwnKeys", testReplaceKeepsOwnKeys},
 		{"SeveralEmails", testSeveralEmails},
@@ -114,6 +115,41 @@ func testUniquePerIndex(t *testing.T, s store.Store) {
 // testConflictChangesNothing: a Put that fails on a unique key leaves
 // everything as it was: the resource, its old and would-be index keys, the
 // memberships and the marks of the same Write.
+// testConflictFreesEveryKey: a write refused for one held unique key
+// leaves every other key it named free, whichever order the keys come in,
+// and a refused replace leaves the resource its own keys.
+func testConflictFreesEveryKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, withExternalID(newUser("ua", "a"), "held-a"))
+	mustCreate(t, s, withExternalID(newUser("uc", "c"), "held-c"))
+	userName := store.IndexKey{Name: store.IndexUserName, Value: "b"}
+	held := store.IndexKey{Name: store.IndexExternalID, Value: "held-a"}
+	email := store.IndexKey{Name: store.IndexEmail, Value: "b@example.com"}
+	for _, keys := range [][]store.IndexKey{{userName, email, held}, {held, email, userName}} {
+		b := newUser("ub", "b")
+		b.Indexes = keys
+		_, err := s.Apply(ctx, store.Write{Put: b})
+		wantErr(t, err, store.ErrConflict, "create naming a held externalId")
+		wantNoLookup(t, s, store.KindUser, store.IndexUserName, "b")
+		wantNoLookup(t, s, store.KindUser, store.IndexEmail, "b@example.com")
+		wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-a", "ua")
+	}
+
+	// ua renamed, taking uc's externalId: the new userName is not kept.
+	renamed := withExternalID(newUser("ua", "a2"), "held-c")
+	_, err := s.Apply(ctx, store.Write{Put: renamed, ExpectVersion: 1})
+	wantErr(t, err, store.ErrConflict, "replace naming a held externalId")
+	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "a2")
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "a", "ua")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-a", "ua")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-c", "uc")
+
+	// The keys the refused writes named are anyone's.
+	mustCreate(t, s, newUser("ud", "b", "b@example.com"))
+	wantLookup(t, s, store.KindUser, store.IndexUserName, "b", "ud")
+	mustCreate(t, s, newUser("ue", "a2"))
+}
+
 func testConflictChangesNothing(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	mustCreate(t, s, newUser("ua", "a", "a@example.com"))
