@@ -59,8 +59,9 @@ var benchClients = flag.Int("gateway.bench.clients", 8,
 // the server's throughput on this machine (client, server and Redis share
 // its cores). cpu-µs/op is the CPU time this process (client, server,
 // store client) and, for redis, the Redis server spent per request: on a
-// machine shared with other work it is steadier than ns/op. allocs/op
-// counts the whole process.
+// machine shared with other work it is steadier than ns/op;
+// store-cpu-µs/op is the Redis server's part of it. allocs/op counts the
+// whole process.
 //
 // Stores are seeded directly through the store API with the data the
 // gateway itself writes (benchUserWrite), once per backend and test binary:
@@ -136,7 +137,8 @@ type benchEnv struct {
 
 	lookups map[int]*benchLookup // GetByUserName, by population size
 
-	cpu benchCPU // this process, plus the Redis server for the redis backend
+	cpu      benchCPU // this process, plus the Redis server for the redis backend
+	storeCPU benchCPU // the Redis server alone (redis backend only)
 
 	baselineURL string
 }
@@ -187,7 +189,8 @@ func newBenchEnv(b *testing.B, backend string) *benchEnv {
 		opts.ContextTimeoutEnabled = true
 		c := redis.NewClient(opts)
 		b.Cleanup(func() { _ = c.Close() })
-		env.cpu = sumCPU(benchProcessCPU, benchRedisCPU(c))
+		env.storeCPU = benchRedisCPU(c)
+		env.cpu = sumCPU(benchProcessCPU, env.storeCPU)
 		env.baselineURL = startRedisBaseline(b, u, c)
 	case "bolt":
 		env.baselineURL = startBoltBaseline(b)
@@ -283,7 +286,9 @@ func benchDropKeys(u, pattern string) error {
 	return nil
 }
 
-func (env *benchEnv) load() benchLoad { return benchLoad{clients: env.clients, cpu: env.cpu} }
+func (env *benchEnv) load() benchLoad {
+	return benchLoad{clients: env.clients, cpu: env.cpu, storeCPU: env.storeCPU}
+}
 
 // seeded runs seed once per env and logs how long it took.
 func seeded[T any](b *testing.B, o *benchOnce[T], what string, seed func(ctx context.Context) (T, error)) T {

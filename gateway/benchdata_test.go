@@ -223,6 +223,10 @@ type benchLoad struct {
 	// in rounds is reported as cpu-µs/op, which depends less than ns/op
 	// on what else the machine runs.
 	cpu benchCPU
+	// storeCPU, when set, is the store server's part of cpu (Redis),
+	// reported as store-cpu-µs/op: what the store's scripts cost, apart
+	// from the process's own work.
+	storeCPU benchCPU
 }
 
 // benchCPU reads a CPU-time counter: run reports the time it advanced
@@ -321,17 +325,22 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 	if round <= 0 {
 		round = b.N
 	}
-	var cpu time.Duration
-	cpuOK := l.cpu != nil
+	var cpu, storeCPU time.Duration
+	cpuOK, storeOK := l.cpu != nil, l.storeCPU != nil
 	b.ReportAllocs()
 	b.ResetTimer()
 	for start := 0; start < b.N; start += round {
 		end := min(b.N, start+round)
-		var c0 time.Duration
+		var c0, s0 time.Duration
 		if cpuOK {
 			var err error
 			c0, err = l.cpu(ctx)
 			cpuOK = err == nil
+		}
+		if storeOK {
+			var err error
+			s0, err = l.storeCPU(ctx)
+			storeOK = err == nil
 		}
 		if err := benchRound(ctx, max(1, l.clients), start, end, op); err != nil {
 			b.Fatal(err)
@@ -340,6 +349,11 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 			c1, err := l.cpu(ctx)
 			cpu += c1 - c0
 			cpuOK = err == nil
+		}
+		if storeOK {
+			s1, err := l.storeCPU(ctx)
+			storeCPU += s1 - s0
+			storeOK = err == nil
 		}
 		if end < b.N && l.between != nil {
 			b.StopTimer()
@@ -355,6 +369,9 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 	}
 	if cpuOK {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	}
+	if storeOK {
+		b.ReportMetric(float64(storeCPU.Microseconds())/float64(b.N), "store-cpu-µs/op")
 	}
 }
 

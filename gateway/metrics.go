@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -51,6 +52,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		elapsed := s.opts.Now().Sub(start)
 		s.metrics.requests.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Inc()
 		s.metrics.duration.WithLabelValues(c.Request().Method, route).Observe(elapsed.Seconds())
+		if !s.log.Enabled(c.Request().Context(), slog.LevelInfo) {
+			return nil
+		}
 		attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 			"duration_ms", float64(elapsed.Microseconds()) / 1000}
 		if p := principalOf(c); p.Name != "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -194,7 +195,7 @@ func (s *Server) withIDAndMeta(c echo.Context, k *kind, r *store.Resource) ([]by
 // the gateway provisions no credentials) from a document and encodes the
 // rest.
 func storedData(doc map[string]any) (json.RawMessage, error) {
-	b, err := json.Marshal(storable(doc))
+	b, err := jsondoc.Marshal(storable(doc))
 	if err != nil {
 		return nil, fmt.Errorf("encode resource: %w", err)
 	}

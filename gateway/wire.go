@@ -3,7 +3,6 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 )
 
 // mediaSCIM is the SCIM media type (RFC 7644 §3.1).
@@ -34,7 +35,7 @@ func readBody(c echo.Context) ([]byte, error) {
 			return nil, errUnsupportedMediaType(ct)
 		}
 	}
-	b, err := io.ReadAll(c.Request().Body)
+	b, err := readAll(c.Request().Body, c.Request().ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -45,9 +46,36 @@ func readBody(c echo.Context) ([]byte, error) {
 	return b, nil
 }
 
+// readAll is io.ReadAll into a buffer sized by the request's
+// Content-Length when it gives one (the body is limited elsewhere), so a
+// typical body is read without growing and copying its buffer.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > maxPresize {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1) // +1: room for the EOF read
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // Content-Length was short: grow as ReadAll does
+		}
+	}
+}
+
+// maxPresize bounds the buffer a Content-Length header alone can make
+// readAll allocate.
+const maxPresize = 1 << 20
+
 // writeSCIM renders v as application/scim+json with status.
 func writeSCIM(c echo.Context, status int, v any) error {
-	b, err := json.Marshal(v)
+	b, err := jsondoc.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}

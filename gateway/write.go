@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -118,7 +119,7 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 			}
 		}
 		attrs := storable(doc)
-		data, err := json.Marshal(attrs)
+		data, err := jsondoc.Marshal(attrs)
 		if err != nil {
 			return fmt.Errorf("encode resource: %w", err)
 		}
@@ -169,11 +170,11 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 			// (see TestCreatedUserBody): add id and meta to its JSON.
 			out, err = s.withIDAndMeta(c, k, stored)
 		case k == userKind:
-			out, err = json.Marshal(scim.Project(s.decorate(c, k, stored, attrs), k.rt, p.attributes, p.excluded))
+			out, err = jsondoc.Marshal(scim.Project(s.decorate(c, k, stored, attrs), k.rt, p.attributes, p.excluded))
 		default:
 			var v map[string]any
 			if v, err = s.view(c, k, stored, p); err == nil {
-				out, err = json.Marshal(v)
+				out, err = jsondoc.Marshal(v)
 			}
 		}
 		if err != nil {

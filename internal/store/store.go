@@ -23,8 +23,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 )
 
 // Sentinel errors. Backends wrap them with context.
@@ -238,6 +241,26 @@ type AttrChange struct {
 	Attr string `json:"attr"`
 	Old  any    `json:"old,omitempty"`
 	New  any    `json:"new,omitempty"`
+}
+
+// MarshalJSON encodes c as its struct tags say, with Old and New (decoded
+// documents' values) encoded by jsondoc instead of by reflection.
+func (c AttrChange) MarshalJSON() ([]byte, error) {
+	b := append(make([]byte, 0, 128), `{"attr":`...)
+	b, err := jsondoc.Append(b, c.Attr)
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{`,"old":`, c.Old}, {`,"new":`, c.New}} {
+		if err != nil || f.v == nil {
+			continue
+		}
+		b, err = jsondoc.Append(append(b, f.name...), f.v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attribute %s: %w", c.Attr, err)
+	}
+	return append(b, '}'), nil
 }
 
 // ReportQuery selects report entries, newest first. Empty fields match all.

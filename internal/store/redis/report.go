@@ -115,7 +115,9 @@ func (s *Store) reportArgs(keys []string, entries []store.ReportEntry) ([]string
 		if a != "" {
 			ai = index(s.k.reportByApp(a))
 		}
-		args = append(args, timeKey(e.Time), ui, ai, string(header)+"\n"+string(doc))
+		rec := make([]byte, 0, len(header)+1+len(doc))
+		rec = append(append(append(rec, header...), '\n'), doc...)
+		args = append(args, timeKey(e.Time), ui, ai, rec)
 	}
 	return keys, base, args, nil
 }

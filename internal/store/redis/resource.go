@@ -161,16 +161,15 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 
 // Apply performs one Write in one script call (see applyScript).
 func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
-	what := describe(w)
 	if err := validateWrite(w); err != nil {
-		return nil, fmt.Errorf("redis store: apply %s: %w", what, err)
+		return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), err)
 	}
 	if w.Put == nil && w.Delete == nil && w.Group == "" && len(w.Marks) == 0 && len(w.Reports) == 0 {
 		return nil, nil
 	}
 
 	op, kind, id, expect := "none", "", "", int64(0)
-	var data, meta string
+	var data, meta []byte
 	var entries []indexArg
 	switch {
 	case w.Put != nil:
@@ -180,9 +179,9 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 			Origin: w.Put.Origin, Indexes: w.Put.Indexes,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("redis store: apply %s: encode: %w", what, err)
+			return nil, fmt.Errorf("redis store: apply %s: encode: %w", describe(w), err)
 		}
-		meta, data = string(m), string(w.Put.Data)
+		meta, data = m, w.Put.Data
 		entries = foldIndexes(w.Put.Indexes)
 	case w.Delete != nil:
 		op, kind, id, expect = "delete", string(w.Delete.Kind), w.Delete.ID, w.DeleteVersion
@@ -193,7 +192,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	if w.Delete != nil && !w.Time.IsZero() {
 		b, err := w.Time.MarshalText()
 		if err != nil {
-			return nil, fmt.Errorf("redis store: apply %s: write time: %w", what, err)
+			return nil, fmt.Errorf("redis store: apply %s: write time: %w", describe(w), err)
 		}
 		touched = string(b)
 	}
@@ -238,7 +237,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		)
 		keys, base, reportArgs, err = s.reportArgs(keys, w.Reports)
 		if err != nil {
-			return nil, fmt.Errorf("redis store: apply %s: report: %w", what, err)
+			return nil, fmt.Errorf("redis store: apply %s: report: %w", describe(w), err)
 		}
 		args = append(args, base, len(w.Reports))
 		args = append(args, reportArgs...)
@@ -246,7 +245,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 
 	version, err := applyScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
-		return nil, fmt.Errorf("redis store: apply %s: %w", what, scriptError(err))
+		return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), scriptError(err))
 	}
 	if w.Put == nil {
 		return nil, nil
