@@ -44,28 +44,13 @@ var secretAttrs = map[string]bool{"password": true}
 // old and new values, for a report.
 func changesOf(k *kind, before, after map[string]any) []store.AttrChange {
 	var out []store.AttrChange
-	for _, name := range scim.Changed(before, after, k.rt) {
-		if secretAttrs[strings.ToLower(name)] || name == "meta" {
+	for _, c := range scim.Changes(before, after, k.rt) {
+		if secretAttrs[strings.ToLower(c.Attr)] || c.Attr == "meta" {
 			continue
 		}
-		out = append(out, store.AttrChange{Attr: name, Old: lookupCI(before, name), New: lookupCI(after, name)})
+		out = append(out, store.AttrChange{Attr: c.Attr, Old: c.Old, New: c.New})
 	}
 	return out
-}
-
-func lookupCI(doc map[string]any, name string) any {
-	if doc == nil {
-		return nil
-	}
-	if v, ok := doc[name]; ok {
-		return v
-	}
-	for k, v := range doc {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return nil
 }
 
 // memberChange reports membership changes, listing at most

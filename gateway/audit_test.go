@@ -67,3 +67,37 @@ func TestWritesAreReported(t *testing.T) {
 		}
 	})
 }
+
+// TestExtensionChangesAreReported: an enterprise extension attribute's
+// change is reported under its URN-qualified name with its old and new
+// values, on create and on PATCH.
+func TestExtensionChangesAreReported(t *testing.T) {
+	const dept = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+	st := backends["bolt"](t)
+	ts := startServer(t, st)
+	body := oktaUser("ext@example.com")
+	body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = map[string]any{"department": "R&D"}
+	id := str(ts.do("POST", "/Users", body).must(t, 201).Body["id"])
+	ts.do("PATCH", "/Users/"+id, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		"Operations": []any{map[string]any{"op": "replace", "path": dept, "value": "Sales"}}}).must(t, 200)
+
+	entries, _, err := st.QueryReports(context.Background(), store.ReportQuery{User: "ext@example.com", Limit: 10})
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("entries %+v, %v", entries, err)
+	}
+	find := func(e store.ReportEntry) *store.AttrChange {
+		for i, c := range e.Changes {
+			if c.Attr == dept {
+				return &e.Changes[i]
+			}
+		}
+		t.Fatalf("%s entry has no %s change: %+v", e.Operation, dept, e.Changes)
+		return nil
+	}
+	if c := find(entries[1]); c.Old != nil || c.New != "R&D" {
+		t.Errorf("create: %+v, want new R&D", c)
+	}
+	if c := find(entries[0]); c.Old != "R&D" || c.New != "Sales" || len(entries[0].Changes) != 1 {
+		t.Errorf("patch: %+v, want R&D -> Sales alone", entries[0].Changes)
+	}
+}

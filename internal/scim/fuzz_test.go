@@ -213,3 +213,57 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAttrReader holds attrReader, the shortcut Changes reads resources
+// with, to get on every attribute, for raw and normalized resources.
+func FuzzAttrReader(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		raw, err := decodeObject(bytes.NewReader(body))
+		if err != nil {
+			return
+		}
+		for _, rt := range []*ResourceType{UserResourceType, GroupResourceType} {
+			docs := []map[string]any{raw}
+			if norm, err := Normalize(raw, rt); err == nil {
+				docs = append(docs, norm)
+			}
+			for _, doc := range docs {
+				r := newAttrReader(doc, rt)
+				for _, p := range slots(rt) {
+					if got, want := r.get(p), get(doc, p); !reflect.DeepEqual(got, want) {
+						t.Fatalf("%s of %s: reader %#v, get %#v", p, body, got, want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestAttrReaderSpelled checks the shortcut is taken for a normalized
+// resource and not for one with a key in another case.
+func TestAttrReaderSpelled(t *testing.T) {
+	doc, err := Decode(strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"USERNAME":"a",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"Department":"x"}}`), UserResourceType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !newAttrReader(doc, UserResourceType).spelled {
+		t.Errorf("a normalized resource is not read by its spelling: %v", doc)
+	}
+	for _, raw := range []map[string]any{
+		{"USERNAME": "a"},
+		{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"Department": "x"}},
+		{"unknown": 1},
+	} {
+		r := newAttrReader(raw, UserResourceType)
+		if r.spelled {
+			t.Errorf("%v is read by spelling", raw)
+		}
+		if r.get(AttrPath{Schema: UserResourceType.schema, Attr: UserResourceType.schema.Attribute("userName")}) != raw["USERNAME"] {
+			t.Errorf("%v: userName not found case-insensitively", raw)
+		}
+	}
+}

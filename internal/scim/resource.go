@@ -352,20 +352,78 @@ func checkImmutable(before, after map[string]any, rt *ResourceType) error {
 	return nil
 }
 
-// changedAttrs lists, sorted, the top-level attributes whose values differ
-// (exactly: a change of case is a change) between before and after: core
-// attributes by name, extension attributes URN-qualified.
-func changedAttrs(before, after map[string]any, rt *ResourceType) []string {
-	var out []string
+// attrReader reads the top-level attributes of one resource as get does.
+// When every key of the resource (and of its extension objects) is
+// spelled as the schemas spell it, as Normalize and Patch leave them, an
+// attribute not found under its own name is absent, and the reader skips
+// the case-insensitive scan get makes of the whole map for it.
+type attrReader struct {
+	res     map[string]any
+	spelled bool
+}
+
+func newAttrReader(res map[string]any, rt *ResourceType) attrReader {
+	for k, v := range res {
+		subs, known := rt.spelled[k]
+		if !known {
+			return attrReader{res: res}
+		}
+		if m, isMap := v.(map[string]any); isMap && subs != nil {
+			for sk := range m {
+				if !subs[sk] {
+					return attrReader{res: res}
+				}
+			}
+		}
+	}
+	return attrReader{res: res, spelled: true}
+}
+
+func (r attrReader) get(p AttrPath) any {
+	if !r.spelled {
+		return get(r.res, p)
+	}
+	if !p.Ext {
+		return r.res[p.Attr.Name]
+	}
+	c, _ := r.res[p.Schema.id].(map[string]any)
+	return c[p.Attr.Name]
+}
+
+// Change is one top-level attribute whose value differs between two
+// versions of a resource: Attr is a core attribute's name or an extension
+// attribute's URN-qualified name, Old and New its values (nil when
+// absent).
+type Change struct {
+	Attr     string
+	Old, New any
+}
+
+// Changes lists, sorted by Attr, the top-level attributes whose values
+// differ (exactly: a change of case is a change) between before and after,
+// either of which may be nil. It is O(attributes of the schema), without
+// a scan of either resource per attribute.
+func Changes(before, after map[string]any, rt *ResourceType) []Change {
+	b, a := newAttrReader(before, rt), newAttrReader(after, rt)
+	var out []Change
 	for _, p := range slots(rt) {
 		if p.Attr.Name == "schemas" {
 			continue
 		}
-		if !sameValue(get(before, p), get(after, p)) {
-			out = append(out, p.String())
+		if ov, nv := b.get(p), a.get(p); !sameValue(ov, nv) {
+			out = append(out, Change{Attr: p.String(), Old: ov, New: nv})
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(x, y Change) int { return strings.Compare(x.Attr, y.Attr) })
+	return out
+}
+
+// changedAttrs is the names of Changes.
+func changedAttrs(before, after map[string]any, rt *ResourceType) []string {
+	var out []string
+	for _, c := range Changes(before, after, rt) {
+		out = append(out, c.Attr)
+	}
 	return out
 }
 

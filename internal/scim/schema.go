@@ -305,6 +305,9 @@ type ResourceType struct {
 	exts        []Extension
 	members     *Attribute // the core "members" attribute of group-like types
 	slots       []AttrPath // every top-level attribute, see buildSlots
+	// spelled maps each top-level key as the schemas spell it (attribute
+	// names, extension URNs) to, for an extension, its attribute names.
+	spelled map[string]map[string]bool
 }
 
 // NewResourceType builds a resource type. endpoint may be empty for
@@ -332,6 +335,17 @@ func NewResourceType(name, endpoint, description string, core *Schema, exts ...E
 		rt.members = m
 	}
 	rt.slots = buildSlots(rt)
+	rt.spelled = map[string]map[string]bool{}
+	for _, p := range rt.slots {
+		if !p.Ext {
+			rt.spelled[p.Attr.Name] = nil
+			continue
+		}
+		if rt.spelled[p.Schema.id] == nil {
+			rt.spelled[p.Schema.id] = map[string]bool{}
+		}
+		rt.spelled[p.Schema.id][p.Attr.Name] = true
+	}
 	return rt, nil
 }
 
