@@ -166,6 +166,14 @@ func parseFilterSyntax(text string, allowValuePaths bool) (filter.Expression, ma
 }
 
 func parseFilter(text string) (e filter.Expression, err error) {
+	if ae, ok := parseSimpleFilter(text); ok {
+		return ae, nil
+	}
+	return parseFilterSlow(text)
+}
+
+// parseFilterSlow is the parser, with its panics turned into errors.
+func parseFilterSlow(text string) (e filter.Expression, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			e, err = nil, fmt.Errorf("filter parser panic: %v", r)
@@ -173,6 +181,61 @@ func parseFilter(text string) (e filter.Expression, err error) {
 	}()
 	return filter.ParseFilterNumber([]byte(text))
 }
+
+// parseSimpleFilter parses the filter every IdP sends before it creates a
+// user or group, `userName eq "value"`, into the expression the parser
+// would return, without the parser (a PEG parser that spends about 120 µs
+// and 2,300 allocations on it). It handles an attribute name, optionally
+// with one sub-attribute, one comparison operator in lower case, single
+// spaces and a quoted string of printable ASCII without escapes, and
+// reports false for anything else, which the parser then handles.
+// FuzzSimpleFilter holds its result equal to the parser's.
+func parseSimpleFilter(text string) (*filter.AttributeExpression, bool) {
+	name, rest, ok := strings.Cut(text, " ")
+	if !ok {
+		return nil, false
+	}
+	op, value, ok := strings.Cut(rest, " ")
+	if !ok || len(value) < 2 || value[0] != '"' || value[len(value)-1] != '"' {
+		return nil, false
+	}
+	switch filter.CompareOperator(op) {
+	case filter.EQ, filter.NE, filter.CO, filter.SW, filter.EW, filter.GT, filter.LT, filter.GE, filter.LE:
+	default:
+		return nil, false
+	}
+	value = value[1 : len(value)-1]
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return nil, false
+		}
+	}
+	attr, sub, hasSub := strings.Cut(name, ".")
+	if !simpleAttrName(attr) || hasSub && !simpleAttrName(sub) {
+		return nil, false
+	}
+	p := filter.AttributePath{AttributeName: attr}
+	if hasSub {
+		p.SubAttribute = &sub
+	}
+	return &filter.AttributeExpression{AttributePath: p, Operator: filter.CompareOperator(op), CompareValue: value}, true
+}
+
+// simpleAttrName reports whether s is an ATTRNAME of RFC 7643 §2.1:
+// ALPHA *(nameChar), nameChar = "-" / "_" / DIGIT / ALPHA.
+func simpleAttrName(s string) bool {
+	if s == "" || !isASCIILetter(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isASCIILetter(c) && !('0' <= c && c <= '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func parseAttrPath(text string) (p filter.AttributePath, err error) {
 	defer func() {

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
 )
 
 var filterSeeds = []string{
@@ -264,6 +266,82 @@ func TestAttrReaderSpelled(t *testing.T) {
 		}
 		if r.get(AttrPath{Schema: UserResourceType.schema, Attr: UserResourceType.schema.Attribute("userName")}) != raw["USERNAME"] {
 			t.Errorf("%v: userName not found case-insensitively", raw)
+		}
+	}
+}
+
+var simpleFilterSeeds = []string{
+	`userName eq "test.user@okta.local"`,
+	`externalId eq "00ujl29u0le5T6Aj10h7"`,
+	`displayName eq "Engineering Team"`,
+	`name.givenName sw "J"`,
+	`emails.value co "@example.com"`,
+	`userName eq ""`,
+	`user-name_2 ne "x"`,
+	`userName EQ "x"`,
+	`userName  eq "x"`,
+	`userName eq "a" and active eq "true"`,
+	`userName eq "\u0041"`,
+	`userName eq "é"`,
+	`a.b.c eq "x"`,
+	`2a eq "x"`,
+	`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`,
+	`active eq true`,
+	`userName pr`,
+}
+
+// FuzzSimpleFilter holds parseSimpleFilter to the parser: whenever it
+// accepts a text, the parser returns the same expression for it.
+func FuzzSimpleFilter(f *testing.F) {
+	for _, s := range simpleFilterSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, ok := parseSimpleFilter(text)
+		if !ok {
+			return
+		}
+		want, err := parseFilterSlow(text)
+		if err != nil {
+			t.Fatalf("%q: the shortcut accepted what the parser refuses: %v", text, err)
+		}
+		if !reflect.DeepEqual(filter.Expression(got), want) {
+			t.Fatalf("%q: shortcut %#v, parser %#v", text, got, want)
+		}
+	})
+}
+
+// TestSimpleFilter checks which seeds take the shortcut, so that it
+// cannot silently stop being taken.
+func TestSimpleFilter(t *testing.T) {
+	want := map[string]bool{
+		`userName eq "test.user@okta.local"`: true, `externalId eq "00ujl29u0le5T6Aj10h7"`: true,
+		`displayName eq "Engineering Team"`: true, `name.givenName sw "J"`: true,
+		`emails.value co "@example.com"`: true, `userName eq ""`: true, `user-name_2 ne "x"`: true,
+	}
+	for _, s := range simpleFilterSeeds {
+		_, ok := parseSimpleFilter(s)
+		if ok != want[s] {
+			t.Errorf("parseSimpleFilter(%q) took the shortcut: %v, want %v", s, ok, want[s])
+		}
+	}
+	// Every byte in every position the shortcut reads, against the parser.
+	for b := range 256 {
+		c := string(rune(b))
+		if b >= 0x80 {
+			c = string([]byte{byte(b)})
+		}
+		for _, text := range []string{
+			`user` + c + `Name eq "v"`, c + `serName eq "v"`, `userName eq "a` + c + `b"`, `userName eq "` + c + `"`,
+			`name.` + c + `x eq "v"`, `userName e` + c + ` "v"`, `userName` + c + `eq "v"`, `userName eq` + c + `"v"`,
+		} {
+			got, ok := parseSimpleFilter(text)
+			if !ok {
+				continue
+			}
+			if want, err := parseFilterSlow(text); err != nil || !reflect.DeepEqual(filter.Expression(got), want) {
+				t.Errorf("%q: shortcut %#v, parser %#v, %v", text, got, want, err)
+			}
 		}
 	}
 }
