@@ -88,3 +88,25 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseAttrPath parses a PATCH path as Entra sends it; Baseline
+// is the filter parser alone, which parseAttrPath skips for such paths.
+func BenchmarkParseAttrPath(b *testing.B) {
+	const path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"
+	b.Run("Baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseAttrPathSlow(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parseAttrPath", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseAttrPath(path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

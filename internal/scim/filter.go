@@ -238,6 +238,56 @@ func simpleAttrName(s string) bool {
 func isASCIILetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 func parseAttrPath(text string) (p filter.AttributePath, err error) {
+	if ap, ok := parseSimpleAttrPath(text); ok {
+		return ap, nil
+	}
+	return parseAttrPathSlow(text)
+}
+
+// parseSimpleAttrPath parses an attribute path, "name", "name.sub" or
+// either after a schema URN ("urn:...:User:department"), into what the
+// parser would return, without the parser (about 1 ms per PATCH
+// operation path). Anything else reports false and is left to the parser.
+// FuzzSimpleAttrPath holds its result equal to the parser's.
+func parseSimpleAttrPath(text string) (filter.AttributePath, bool) {
+	var p filter.AttributePath
+	rest := text
+	if i := strings.LastIndexByte(text, ':'); i >= 0 {
+		uri := text[:i]
+		for _, seg := range strings.Split(uri, ":") {
+			if !uriSegment(seg) {
+				return p, false
+			}
+		}
+		p.URIPrefix, rest = &uri, text[i+1:]
+	}
+	attr, sub, hasSub := strings.Cut(rest, ".")
+	if !simpleAttrName(attr) || hasSub && !simpleAttrName(sub) {
+		return p, false
+	}
+	p.AttributeName = attr
+	if hasSub {
+		p.SubAttribute = &sub
+	}
+	return p, true
+}
+
+// uriSegment reports whether s is one colon-separated segment of a URN as
+// the parser reads it: letters, digits, "-" and ".".
+func uriSegment(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isASCIILetter(c) && !('0' <= c && c <= '9') && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseAttrPathSlow is the parser, with its panics turned into errors.
+func parseAttrPathSlow(text string) (p filter.AttributePath, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = filter.AttributePath{}, fmt.Errorf("attribute path parser panic: %v", r)

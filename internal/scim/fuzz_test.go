@@ -345,3 +345,55 @@ func TestSimpleFilter(t *testing.T) {
 		}
 	}
 }
+
+var simpleAttrPathSeeds = []string{
+	"displayName", "name.givenName", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+	"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
+	"a-b_c", "x:y", "emails[type eq \"work\"].value", "name.givenName.x", ":a", "a:", "urn::x", "urn:a.b:c", "1a", "a..b", "urn:x:1a",
+}
+
+// FuzzSimpleAttrPath holds parseSimpleAttrPath to the parser: whenever it
+// accepts a path, the parser returns the same path for it.
+func FuzzSimpleAttrPath(f *testing.F) {
+	for _, s := range simpleAttrPathSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) { checkSimpleAttrPath(t, text) })
+}
+
+func checkSimpleAttrPath(t *testing.T, text string) bool {
+	t.Helper()
+	got, ok := parseSimpleAttrPath(text)
+	if !ok {
+		return false
+	}
+	want, err := parseAttrPathSlow(text)
+	if err != nil {
+		t.Fatalf("%q: the shortcut accepted what the parser refuses: %v", text, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: shortcut %#v, parser %#v", text, got, want)
+	}
+	return true
+}
+
+// TestSimpleAttrPath checks which seeds take the shortcut, and every byte
+// in every position it reads against the parser.
+func TestSimpleAttrPath(t *testing.T) {
+	want := map[string]bool{"displayName": true, "name.givenName": true, "a-b_c": true, "x:y": true, "urn:a.b:c": true,
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":    true,
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value": true,
+		"urn:ietf:params:scim:schemas:core:2.0:User:name.familyName":               true,
+	}
+	for _, s := range simpleAttrPathSeeds {
+		if ok := checkSimpleAttrPath(t, s); ok != want[s] {
+			t.Errorf("%q took the shortcut: %v, want %v", s, ok, want[s])
+		}
+	}
+	for b := range 256 {
+		c := string([]byte{byte(b)})
+		for _, text := range []string{"a" + c + "b", c + "ab", "ab" + c, "a.b" + c, "a." + c + "b", "urn:x" + c + "y:a", "urn" + c + ":a", "urn:" + c + ":a", "u:a" + c} {
+			checkSimpleAttrPath(t, text)
+		}
+	}
+}
