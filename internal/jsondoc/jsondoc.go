@@ -114,6 +114,10 @@ func Append(dst []byte, v any) ([]byte, error) {
 	}
 }
 
+// AppendString appends s as a JSON string, escaped as json.Marshal
+// escapes it.
+func AppendString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // Marshal is Append into a new slice.
 func Marshal(v any) ([]byte, error) {
 	return Append(make([]byte, 0, 512), v)

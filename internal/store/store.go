@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/jsondoc"
@@ -236,6 +237,51 @@ type ReportEntry struct {
 	Attempt      int          `json:"attempt,omitempty"`
 }
 
+// AppendJSON appends e's JSON encoding, byte for byte what json.Marshal
+// makes of it, without reflection: the stores encode an entry with every
+// write.
+func (e ReportEntry) AppendJSON(b []byte) ([]byte, error) {
+	t, err := e.Time.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("report entry time: %w", err)
+	}
+	b = jsondoc.AppendString(append(b, `{"id":`...), e.ID)
+	b = append(append(b, `,"time":`...), t...)
+	str := func(name, v string) {
+		if v != "" {
+			b = jsondoc.AppendString(append(b, name...), v)
+		}
+	}
+	str(`,"user":`, e.User)
+	str(`,"resourceType":`, e.ResourceType)
+	str(`,"resourceId":`, e.ResourceID)
+	str(`,"app":`, e.App)
+	b = jsondoc.AppendString(append(b, `,"operation":`...), e.Operation)
+	b = jsondoc.AppendString(append(b, `,"status":`...), e.Status)
+	if len(e.Changes) > 0 {
+		b = append(b, `,"changes":[`...)
+		for i, c := range e.Changes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = c.appendJSON(b); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, ']')
+	}
+	if e.HTTPStatus != 0 {
+		b = strconv.AppendInt(append(b, `,"httpStatus":`...), int64(e.HTTPStatus), 10)
+	}
+	str(`,"detail":`, e.Detail)
+	str(`,"requestId":`, e.RequestID)
+	str(`,"runId":`, e.RunID)
+	if e.Attempt != 0 {
+		b = strconv.AppendInt(append(b, `,"attempt":`...), int64(e.Attempt), 10)
+	}
+	return append(b, '}'), nil
+}
+
 // AttrChange is one attribute's old and new value in a report entry.
 type AttrChange struct {
 	Attr string `json:"attr"`
@@ -246,8 +292,12 @@ type AttrChange struct {
 // MarshalJSON encodes c as its struct tags say, with Old and New (decoded
 // documents' values) encoded by jsondoc instead of by reflection.
 func (c AttrChange) MarshalJSON() ([]byte, error) {
-	b := append(make([]byte, 0, 128), `{"attr":`...)
-	b, err := jsondoc.Append(b, c.Attr)
+	return c.appendJSON(make([]byte, 0, 128))
+}
+
+func (c AttrChange) appendJSON(b []byte) ([]byte, error) {
+	b = jsondoc.AppendString(append(b, `{"attr":`...), c.Attr)
+	var err error
 	for _, f := range []struct {
 		name string
 		v    any

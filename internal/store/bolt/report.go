@@ -65,7 +65,7 @@ func encodeReports(entries []store.ReportEntry) ([][]byte, error) {
 	encoded := make([][]byte, len(entries))
 	for i, e := range entries {
 		e.ID = "" // the key is the id
-		v, err := json.Marshal(e)
+		v, err := e.AppendJSON(nil)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}

@@ -718,3 +718,15 @@ func TestEntriesOfTheOldLayoutMove(t *testing.T) {
 		t.Errorf("the old email hash still exists after its last entry's owner was deleted (%d, %v)", n, err)
 	}
 }
+
+// TestTimeKey checks report time keys are 19 digits of Unix nanoseconds,
+// ordered as the times are, with times before 1970 as 1970.
+func TestTimeKey(t *testing.T) {
+	times := []time.Time{time.Unix(-5, 0), time.Unix(0, 0), time.Unix(0, 1), time.Unix(1795804351, 123456789), maxReportTime}
+	want := []string{"0000000000000000000", "0000000000000000000", "0000000000000000001", "1795804351123456789", fmt.Sprintf("%019d", maxReportTime.UnixNano())}
+	for i, tm := range times {
+		if got := timeKey(tm); got != want[i] {
+			t.Errorf("timeKey(%s) = %s, want %s", tm, got, want[i])
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -37,7 +38,15 @@ var (
 )
 
 // timeKey is the 19-digit time part of a report entry ID.
-func timeKey(t time.Time) string { return fmt.Sprintf("%019d", t.UnixNano()) }
+func timeKey(t time.Time) string {
+	var b [19]byte
+	n := max(t.UnixNano(), 0) // entries are from 1970 on: an earlier bound is 1970
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[:])
+}
 
 var reportIDPattern = regexp.MustCompile(`^[0-9]{19}-[0-9]{16}$`)
 
@@ -99,12 +108,12 @@ func (s *Store) reportArgs(keys []string, entries []store.ReportEntry) ([]string
 			return nil, 0, nil, fmt.Errorf("entry %d: time %s is outside 1970 to 2262", i, e.Time)
 		}
 		e.ID = ""
-		doc, err := json.Marshal(e)
+		u, a := fold(e.User), fold(e.App)
+		header, err := jsondoc.Append(make([]byte, 0, 512), []string{u, a, e.Operation, e.Status})
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("entry %d: encode: %w", i, err)
 		}
-		u, a := fold(e.User), fold(e.App)
-		header, err := json.Marshal([]string{u, a, e.Operation, e.Status})
+		rec, err := e.AppendJSON(append(header, '\n'))
 		if err != nil {
 			return nil, 0, nil, fmt.Errorf("entry %d: encode: %w", i, err)
 		}
@@ -115,8 +124,6 @@ func (s *Store) reportArgs(keys []string, entries []store.ReportEntry) ([]string
 		if a != "" {
 			ai = index(s.k.reportByApp(a))
 		}
-		rec := make([]byte, 0, len(header)+1+len(doc))
-		rec = append(append(append(rec, header...), '\n'), doc...)
 		args = append(args, timeKey(e.Time), ui, ai, rec)
 	}
 	return keys, base, args, nil
