@@ -172,10 +172,11 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		case k == userKind:
 			out, err = jsondoc.Marshal(scim.Project(s.decorate(c, k, stored, attrs), k.rt, p.attributes, p.excluded))
 		default:
-			var v map[string]any
-			if v, err = s.view(c, k, stored, p); err == nil {
-				out, err = jsondoc.Marshal(v)
+			v, verr := s.view(c, k, stored, p)
+			if verr != nil {
+				return verr
 			}
+			out, err = jsondoc.Marshal(v)
 		}
 		if err != nil {
 			return fmt.Errorf("encode response: %w", err)
