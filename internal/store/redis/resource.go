@@ -2,9 +2,12 @@ package redisstore
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -211,7 +214,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	keys := []string{target, s.k.ids(kind), groupKey}
 
 	args := make([]any, 0, 18+3*len(entries)+len(w.AddMembers)+len(w.RemoveMembers)+3*len(w.Marks))
-	args = append(args, op, id, expect, data, meta, s.k.indexPrefix(kind), s.k.valueSetPrefix(kind), len(entries))
+	args = append(args, op, id, expect, newWriteID(), data, meta, s.k.indexPrefix(kind), s.k.valueSetPrefix(kind), len(entries))
 	for _, e := range entries {
 		args = append(args, e.name, e.folded, e.set)
 	}
@@ -255,6 +258,15 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	out.Indexes = slices.Clone(w.Put.Indexes)
 	out.Data = slices.Clone(w.Put.Data)
 	return &out, nil
+}
+
+// newWriteID names one Apply call, so that the apply script can tell its
+// own retry from a concurrent write. It needs to be unique, not secret.
+func newWriteID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	return hex.EncodeToString(b[:])
 }
 
 // markArgs appends a queue zset and meta hash per distinct app of marks to

@@ -94,6 +94,8 @@ end
 //	op               "put", "delete" or "none"
 //	id               target id
 //	expect           expected version: Put.ExpectVersion (0 = create) or DeleteVersion (0 = any)
+//	writeID          a random id of this Apply call, kept in the resource hash's
+//	                 "w" field by a put (see below)
 //	data, meta       the resource's data and metadata JSON (put only)
 //	ixPrefix         unique index hash prefix of the target kind; the index name is appended
 //	nxPrefix         value set prefix of the target kind; a value set suffix is appended
@@ -126,6 +128,12 @@ end
 // ""): O(groups of the resource). A group id that names no group hash is
 // skipped.
 //
+// A put whose precondition fails (the id exists for a create, the version
+// moved for an update) because this very call already committed it, its
+// reply lost and the client library sending it again, finds its writeID in
+// "w" and returns the stored version without writing anything: a retried
+// put is applied once and answers as the first attempt would have.
+//
 // Returns the stored version for a put, 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
 // "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
@@ -134,7 +142,7 @@ var applyScript = newScript(luaQueue + luaReport + `
 local pos = 0
 local function nextArg() pos = pos + 1; return ARGV[pos] end
 
-local op, id, expect = nextArg(), nextArg(), tonumber(nextArg())
+local op, id, expect, writeID = nextArg(), nextArg(), tonumber(nextArg()), nextArg()
 local data, meta, ixPrefix, nxPrefix = nextArg(), nextArg(), nextArg(), nextArg()
 local newIx = {}
 for _ = 1, tonumber(nextArg()) do
@@ -154,6 +162,9 @@ local stored = false
 if op ~= 'none' then stored = redis.call('HGET', KEYS[1], 'v') end
 local version = 0
 if op == 'put' then
+  if stored and tonumber(stored) ~= expect and redis.call('HGET', KEYS[1], 'w') == writeID then
+    return tonumber(stored) -- this call's retry: it committed already
+  end
   if expect == 0 then
     if stored then return redis.error_reply('CONFLICT id') end
   else
@@ -236,7 +247,7 @@ if op == 'put' then
   end
   local ixJSON = '[]'
   if #newIx > 0 then ixJSON = cjson.encode(newIx) end
-  redis.call('HSET', KEYS[1], 'v', version, 'm', meta, 'd', data, 'ix', ixJSON)
+  redis.call('HSET', KEYS[1], 'v', version, 'm', meta, 'd', data, 'ix', ixJSON, 'w', writeID)
   redis.call('ZADD', KEYS[2], 0, id)
 elseif op == 'delete' then
   for _, p in ipairs(oldIx) do removeEntry(p) end
