@@ -22,7 +22,7 @@ const (
 	// classPark: any other 4xx, or a conflict: the key waits for the hub
 	// resource to change.
 	classPark
-	// classAbandon: the Runner is stopping; leave the claim to expire.
+	// classAbandon: the Runner is stopping; hand the key back unworked.
 	classAbandon
 	// classLease: the claim's lease would end before the next call could
 	// finish; hand the key back.

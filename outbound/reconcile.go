@@ -55,6 +55,7 @@ type Store interface {
 	Claim(ctx context.Context, app string, now time.Time, lease time.Duration, max int) ([]store.Claim, error)
 	Ack(ctx context.Context, c store.Claim) error
 	Requeue(ctx context.Context, c store.Claim, due time.Time) error
+	Release(ctx context.Context, c store.Claim, due time.Time) error
 
 	GetLink(ctx context.Context, app string, kind store.Kind, hubID string) (*store.Link, error)
 	PutLink(ctx context.Context, l store.Link) error
@@ -178,10 +179,10 @@ type Options struct {
 	Store  Store  // required
 	Source Source // required
 	Apps   []AppConfig
-	// Lease is how long a claimed key is held; a worker that stops
-	// abandons its keys, which come back when the lease ends. A call is
-	// only started when it can finish within the lease. Default
-	// DefaultLease.
+	// Lease is how long a claimed key is held. A worker that stops hands
+	// its key back; a process that dies holds its keys until their leases
+	// end. A call is only started when it can finish within the lease.
+	// Default DefaultLease.
 	Lease time.Duration
 	// PollInterval is how often an idle worker looks at its queue (Wake
 	// cuts it short). Default DefaultPollInterval.
@@ -406,9 +407,9 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 }
 
 // Run starts the workers of every app and returns when ctx ends, after
-// they stopped. A worker stopped mid-reconcile abandons its key: the
-// key's lease runs out and a worker of this or another replica takes it
-// again. Run returns nil on a clean stop.
+// they stopped. A worker stopped mid-reconcile hands its key back to the
+// queue, due at once, for a worker of another replica (or of the next
+// run) to take again. Run returns nil on a clean stop.
 func (r *Runner) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return errors.New("outbound: Run is already running")
@@ -1023,6 +1024,10 @@ func opFor(changes []attrChange) string {
 	return OpUpdate
 }
 
+// handBackTimeout bounds how long a stopping worker tries to hand its key
+// back to the queue.
+const handBackTimeout = 5 * time.Second
+
 // finish acks, requeues or parks the key according to err.
 func (r *Runner) finish(ctx context.Context, j *job, err error) {
 	a, c := j.a, j.c
@@ -1039,7 +1044,17 @@ func (r *Runner) finish(ctx context.Context, j *job, err error) {
 	switch cl {
 	case classAbandon:
 		r.metrics.reconciles.WithLabelValues(a.name, cl.String()).Inc()
-		log.Debug("stopping: key abandoned until its lease ends")
+		// Stopping: hand the key back due now, so that a worker of another
+		// replica takes it at once instead of when its lease ends. The
+		// reconcile is idempotent, so whatever part of it reached the app
+		// is found and kept by the next one.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+		defer cancel()
+		if err := r.store.Release(hctx, c, now); err != nil {
+			log.Warn("stopping: cannot hand the key back; it comes back when its lease ends", "release_err", err)
+			return
+		}
+		log.Debug("stopping: key handed back")
 	case classLease:
 		var le *leaseError
 		errors.As(err, &le)

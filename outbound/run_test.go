@@ -172,8 +172,9 @@ func TestOneKeyIsNeverWorkedTwiceAtOnce(t *testing.T) {
 	})
 }
 
-// Stopping Run abandons the key in flight; after its lease, another
-// replica takes it and finishes the job.
+// Stopping Run hands the key in flight back to the queue, unworked and
+// due at once: another replica takes it without waiting for its lease to
+// end, and finishes the job.
 func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 	h := newHarness(t, backends["bolt"](t), harnessConfig{})
 	h.rec.setBefore(func(r *http.Request) error {
@@ -196,13 +197,19 @@ func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 		t.Errorf("an abandoned key is reported: %+v", es)
 	}
 	h.rec.setBefore(nil)
-	r2 := h.secondRunner()
-	if ok, err := r2.Step(context.Background(), testApp); ok || err != nil {
-		t.Fatalf("the key was taken while its lease lasts (%v, %v)", ok, err)
+	cs, err := h.st.Claim(context.Background(), testApp, h.clk.Now(), time.Minute, 1)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("the handed-back key is not claimable at once: %v, %v", cs, err)
 	}
-	h.clk.Advance(DefaultLease)
+	if cs[0].Attempt != 0 {
+		t.Errorf("attempt after a hand-back = %d, want 0: stopping is no failed attempt", cs[0].Attempt)
+	}
+	if err := h.st.Release(context.Background(), cs[0], h.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	r2 := h.secondRunner()
 	if ok, err := r2.Step(context.Background(), testApp); !ok || err != nil {
-		t.Fatalf("step after the lease: %v, %v", ok, err)
+		t.Fatalf("another replica's step: %v, %v", ok, err)
 	}
 	if l := h.link("h1"); l.Status != LinkActive {
 		t.Errorf("link = %+v", l)

@@ -384,6 +384,12 @@ type Store interface {
 	// Requeue returns a claimed key to the queue due at due, Attempt+1.
 	// A stale token is ErrLeaseLost.
 	Requeue(ctx context.Context, c Claim, due time.Time) error
+	// Release returns a claimed key to the queue unworked: due at due
+	// (or at the earlier due time of a mark made while it was claimed),
+	// Attempt unchanged. A worker that stops hands its keys back with it
+	// rather than holding them until their leases end. A stale token is
+	// ErrLeaseLost.
+	Release(ctx context.Context, c Claim, due time.Time) error
 	// QueueLen counts an app's queued keys, leased or not.
 	QueueLen(ctx context.Context, app string) (int, error)
 

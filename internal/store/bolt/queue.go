@@ -212,17 +212,30 @@ func (s *Store) Ack(ctx context.Context, c store.Claim) error {
 // Requeue makes a claimed key due again at due (or at the earlier due time
 // of a mark made while it was claimed), one attempt further.
 func (s *Store) Requeue(ctx context.Context, c store.Claim, due time.Time) error {
-	err := s.settle(ctx, c, func(e queueEntry) (queueEntry, bool) {
+	if err := s.putBack(ctx, c, due, 1); err != nil {
+		return fmt.Errorf("bolt store: requeue %s/%s: %w", c.App, c.Key, err)
+	}
+	return nil
+}
+
+// Release hands a claimed key back unworked (see store.Store).
+func (s *Store) Release(ctx context.Context, c store.Claim, due time.Time) error {
+	if err := s.putBack(ctx, c, due, 0); err != nil {
+		return fmt.Errorf("bolt store: release %s/%s: %w", c.App, c.Key, err)
+	}
+	return nil
+}
+
+// putBack ends the claim c, queueing the key at due or at the earlier due
+// time of a mark made meanwhile, with its attempt count raised by step.
+func (s *Store) putBack(ctx context.Context, c store.Claim, due time.Time, step int) error {
+	return s.settle(ctx, c, func(e queueEntry) (queueEntry, bool) {
 		at := nanos(due)
 		if e.dirty && e.markDue < at {
 			at = e.markDue
 		}
-		return queueEntry{visible: at, attempt: e.attempt + 1}, true
+		return queueEntry{visible: at, attempt: e.attempt + step}, true
 	})
-	if err != nil {
-		return fmt.Errorf("bolt store: requeue %s/%s: %w", c.App, c.Key, err)
-	}
-	return nil
 }
 
 // settle ends the claim c: next maps the claimed entry to the waiting entry

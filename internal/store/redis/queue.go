@@ -83,14 +83,28 @@ func (s *Store) Ack(ctx context.Context, c store.Claim) error {
 	return nil
 }
 
-// Requeue ends a claim and queues the key again at due (see requeueScript).
+// Requeue ends a claim and queues the key again at due, one attempt
+// further (see requeueScript).
 func (s *Store) Requeue(ctx context.Context, c store.Claim, due time.Time) error {
-	err := requeueScript.Run(ctx, s.c, []string{s.k.queue(c.App), s.k.queueMeta(c.App)},
-		c.Key, c.Token, ms(due)).Err()
-	if err != nil {
-		return fmt.Errorf("redis store: requeue %s/%s: %w", c.App, c.Key, scriptError(err))
+	if err := s.putBack(ctx, c, due, 1); err != nil {
+		return fmt.Errorf("redis store: requeue %s/%s: %w", c.App, c.Key, err)
 	}
 	return nil
+}
+
+// Release hands a claimed key back unworked, its attempt count unchanged
+// (see store.Store).
+func (s *Store) Release(ctx context.Context, c store.Claim, due time.Time) error {
+	if err := s.putBack(ctx, c, due, 0); err != nil {
+		return fmt.Errorf("redis store: release %s/%s: %w", c.App, c.Key, err)
+	}
+	return nil
+}
+
+func (s *Store) putBack(ctx context.Context, c store.Claim, due time.Time, step int) error {
+	err := requeueScript.Run(ctx, s.c, []string{s.k.queue(c.App), s.k.queueMeta(c.App)},
+		c.Key, c.Token, ms(due), step).Err()
+	return scriptError(err)
 }
 
 // QueueLen counts an app's queued keys, leased or not.

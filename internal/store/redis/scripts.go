@@ -364,10 +364,11 @@ return 0
 `)
 
 // requeueScript ends a claim and queues the key again due at the earlier of
-// due and a mark made while it was claimed, one attempt further.
+// due and a mark made while it was claimed, step attempts further (1 for
+// Requeue, 0 for Release).
 //
 // KEYS[1] queue zset, KEYS[2] queue meta hash
-// ARGV[1] key, ARGV[2] token, ARGV[3] due ms
+// ARGV[1] key, ARGV[2] token, ARGV[3] due ms, ARGV[4] step
 // Returns the new attempt count.
 // Error "LEASELOST" when the token does not hold the key.
 var requeueScript = newScript(luaQueue + `
@@ -376,8 +377,13 @@ if not m or m.tok == '' or m.tok ~= ARGV[2] then return redis.error_reply('LEASE
 local due = tonumber(ARGV[3])
 if m.dirty and m.dirty < due then due = m.dirty end
 redis.call('ZADD', KEYS[1], string.format('%d', due), ARGV[1])
-qput(KEYS[2], ARGV[1], {tok = '', att = m.att + 1})
-return m.att + 1
+local att = m.att + tonumber(ARGV[4])
+if att == 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  qput(KEYS[2], ARGV[1], {tok = '', att = att})
+end
+return att
 `)
 
 // lookupScript reads the resources holding an index key, in id order.

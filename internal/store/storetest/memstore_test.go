@@ -699,18 +699,26 @@ func (m *memStore) Ack(ctx context.Context, c store.Claim) error {
 }
 
 func (m *memStore) Requeue(ctx context.Context, c store.Claim, due time.Time) error {
-	if err := m.lock(ctx, "requeue"); err != nil {
+	return m.putBack(ctx, "requeue", c, due, 1)
+}
+
+func (m *memStore) Release(ctx context.Context, c store.Claim, due time.Time) error {
+	return m.putBack(ctx, "release", c, due, 0)
+}
+
+func (m *memStore) putBack(ctx context.Context, what string, c store.Claim, due time.Time, step int) error {
+	if err := m.lock(ctx, what); err != nil {
 		return err
 	}
 	defer m.unlock()
 	e, err := m.db.held(c)
 	if err != nil {
-		return fmt.Errorf("memstore: requeue: %w", err)
+		return fmt.Errorf("memstore: %s: %w", what, err)
 	}
 	if e.marked && e.markDue.Before(due) {
 		due = e.markDue
 	}
-	*e = memQueueEntry{due: due, attempt: e.attempt + 1}
+	*e = memQueueEntry{due: due, attempt: e.attempt + step}
 	return nil
 }
 

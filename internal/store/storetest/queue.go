@@ -18,6 +18,7 @@ func queueTests() []test {
 		{"LeaseHidesKey", testQueueLeaseHidesKey},
 		{"AckRemoves", testQueueAckRemoves},
 		{"Requeue", testQueueRequeue},
+		{"Release", testQueueRelease},
 		{"MarkWhileClaimedThenAck", testQueueMarkWhileClaimedAck},
 		{"MarkWhileClaimedThenRequeue", testQueueMarkWhileClaimedRequeue},
 		{"PerApp", testQueuePerApp},
@@ -262,6 +263,46 @@ func testQueueRequeue(t *testing.T, s store.Store) {
 	if c.Attempt != 0 {
 		t.Errorf("Attempt after ack and a new mark = %d, want 0", c.Attempt)
 	}
+}
+
+// testQueueRelease: a released key is due at the given time (or at an
+// earlier mark made while it was claimed) with its attempt count
+// unchanged, and the released claim's token is dead.
+func testQueueRelease(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enqueue(t, s, store.Mark{App: "app1", Key: "k", Due: t0})
+	c := claimOne(t, s, "app1", "k", t0)
+	noErr(t, s.Requeue(ctx, c, t0), "requeue")
+	c = claimOne(t, s, "app1", "k", t0)
+	if c.Attempt != 1 {
+		t.Fatalf("Attempt after a requeue = %d, want 1", c.Attempt)
+	}
+	noErr(t, s.Release(ctx, c, at(time.Second)), "release")
+	wantQueueLen(t, s, "app1", 1)
+	wantErr(t, s.Release(ctx, c, t0), store.ErrLeaseLost, "second release with the same token")
+	wantErr(t, s.Ack(ctx, c), store.ErrLeaseLost, "ack with a released claim's token")
+	wantNoClaim(t, s, "app1", at(time.Second-time.Millisecond))
+	c = claimOne(t, s, "app1", "k", at(time.Second))
+	if c.Attempt != 1 {
+		t.Errorf("Attempt after a release = %d, want 1 (unchanged)", c.Attempt)
+	}
+	noErr(t, s.Ack(ctx, c), "ack")
+
+	// Attempt 0 stays 0, and a mark made while claimed wins when earlier.
+	enqueue(t, s, store.Mark{App: "app2", Key: "k", Due: t0})
+	c = claimOne(t, s, "app2", "k", t0)
+	enqueue(t, s, store.Mark{App: "app2", Key: "k", Due: at(2 * time.Second)})
+	noErr(t, s.Release(ctx, c, at(time.Minute)), "release after a mark")
+	wantNoClaim(t, s, "app2", at(2*time.Second-time.Millisecond))
+	c = claimOne(t, s, "app2", "k", at(2*time.Second))
+	if c.Attempt != 0 {
+		t.Errorf("Attempt after releasing a first claim = %d, want 0", c.Attempt)
+	}
+	forged := c
+	forged.Token = "forged"
+	wantErr(t, s.Release(ctx, forged, t0), store.ErrLeaseLost, "release with a forged token")
+	noErr(t, s.Ack(ctx, c), "ack")
+	wantQueueLen(t, s, "app2", 0)
 }
 
 // testQueueMarkWhileClaimedAck: a key marked while claimed stays leased,
