@@ -86,6 +86,14 @@ func nameOf(k *kind, data json.RawMessage) string {
 	return d.DisplayName
 }
 
+// nameIn is nameOf for a decoded document.
+func (k *kind) nameIn(doc map[string]any) string {
+	if k == userKind {
+		return scim.StringAt(doc, k.rt, "userName")
+	}
+	return scim.StringAt(doc, k.rt, "displayName")
+}
+
 var writeOps = map[string]string{
 	http.MethodPost: "create", http.MethodPut: "replace", http.MethodPatch: "patch", http.MethodDelete: "delete",
 }

@@ -106,10 +106,7 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		name := scim.StringAt(doc, k.rt, "userName")
-		if k == groupKind {
-			name = scim.StringAt(doc, k.rt, "displayName")
-		}
+		name := k.nameIn(doc)
 		setAudit(c, &auditRecord{kind: k, user: name}) // for a refused create
 		var members []string
 		if k == groupKind {
@@ -253,7 +250,7 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, status int, fn update) (*s
 		} else {
 			w.Marks = s.userMarks(cur.ID)
 		}
-		rec := &auditRecord{kind: k, id: cur.ID, user: nameOf(k, data), changes: changesOf(k, doc, next)}
+		rec := &auditRecord{kind: k, id: cur.ID, user: k.nameIn(next), changes: changesOf(k, doc, next)}
 		rec.changes = append(rec.changes, memberChange(add, remove)...)
 		w.Reports = s.reportWith(c, rec, status)
 		stored, err := s.opts.Store.Apply(c.Request().Context(), w)
