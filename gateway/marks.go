@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,6 +59,36 @@ func (s *Server) groupMarks(ctx context.Context, id, oldName, newName string, ch
 		}
 	}
 	return dedupMarks(marks), nil
+}
+
+// leftGroupsMarks are the marks of a user leaving every group it is in,
+// as its deletion does (the store drops its memberships in the same
+// write): each group, under its name, with the user as the member that
+// changed. Apps that push a group then drop the member now instead of at
+// the group's next change, which the user's own reconcile cannot cause:
+// a user gone from the hub has no groups. O(groups of the user).
+func (s *Server) leftGroupsMarks(ctx context.Context, userID string) ([]store.Mark, error) {
+	m := s.opts.Marker
+	if m == nil {
+		return nil, nil
+	}
+	groups, err := s.opts.Store.GroupsOf(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", userID, err)
+	}
+	now := s.opts.Now()
+	var marks []store.Mark
+	for _, id := range groups {
+		g, err := s.opts.Store.Get(ctx, store.KindGroup, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile; its deletion marked it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", id, err)
+		}
+		marks = append(marks, m.MembershipChanged(id, displayNameOf(g.Data), []string{userID}, now)...)
+	}
+	return marks, nil
 }
 
 func uniqueNames(a, b string) []string {

@@ -93,3 +93,41 @@ func TestWritesMarkAffectedKeys(t *testing.T) {
 }
 
 func sorted(s ...string) []string { sort.Strings(s); return s }
+
+// pushMarker marks as an app that pushes every group does: a membership
+// change marks the group.
+type pushMarker struct{ keyMarker }
+
+func (m pushMarker) MembershipChanged(groupID, _ string, members []string, due time.Time) []store.Mark {
+	return append(m.keyMarker.MembershipChanged(groupID, "", members, due), store.Mark{App: m.app, Key: "group:" + groupID, Due: due})
+}
+
+// TestDeletedUserMarksItsGroups: deleting a user drops it from its groups
+// in the store; the groups an app pushes must be marked with it, or the
+// app keeps the member until the group next changes.
+func TestDeletedUserMarksItsGroups(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		st := open(t)
+		ts := startServer(t, st, func(o *Options) { o.Marker = pushMarker{keyMarker{app: "bb"}} })
+		now := func() time.Time { return *ts.now.Load() }
+		u1 := str(ts.do("POST", "/Users", oktaUser("d1@example.com")).must(t, 201).Body["id"])
+		u2 := str(ts.do("POST", "/Users", oktaUser("d2@example.com")).must(t, 201).Body["id"])
+		var groups []string
+		for _, name := range []string{"Eng", "Ops"} {
+			g := ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": name, "members": []any{map[string]any{"value": u1}, map[string]any{"value": u2}}}).must(t, 201)
+			groups = append(groups, str(g.Body["id"]))
+		}
+		drain(t, st, "bb", now())
+
+		ts.do("DELETE", "/Users/"+u1, nil).must(t, 204)
+		want := sorted("user:"+u1, "group:"+groups[0], "group:"+groups[1])
+		if got := drain(t, st, "bb", now()); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("after deleting a member of two groups: %v, want %v", got, want)
+		}
+		members, err := st.Members(context.Background(), groups[0])
+		if err != nil || fmt.Sprint(members) != fmt.Sprint([]string{u2}) {
+			t.Errorf("members of %s: %v, %v; want only %s", groups[0], members, err, u2)
+		}
+	})
+}

@@ -343,7 +343,11 @@ func (s *Server) delete(k *kind) echo.HandlerFunc {
 				return err
 			}
 		} else {
-			w.Marks = s.userMarks(r.ID)
+			left, err := s.leftGroupsMarks(c.Request().Context(), r.ID)
+			if err != nil {
+				return err
+			}
+			w.Marks = dedupMarks(append(s.userMarks(r.ID), left...))
 		}
 		rec := &auditRecord{kind: k, id: r.ID, user: nameOf(k, r.Data)}
 		w.Reports = s.reportWith(c, rec, http.StatusNoContent)

@@ -70,8 +70,8 @@ func simMembers(sim *atlassiantest.Server, name string) ([]string, bool) {
 // TestGroupPushEndToEnd: a pushed hub group reaches the app through the
 // real gateway with the members the policies admit, follows membership
 // changes (a member whose account is created after the group is added
-// once the account exists; a member who leaves is removed and
-// deactivated), and is deleted when the hub group is.
+// once the account exists; a member who leaves, or is deleted from the
+// hub, is removed and deactivated), and is deleted when the hub group is.
 func TestGroupPushEndToEnd(t *testing.T) {
 	sim := atlassiantest.NewServer(atlassiantest.Options{Token: e2eAppToken})
 	defer sim.Close()
@@ -107,6 +107,17 @@ func TestGroupPushEndToEnd(t *testing.T) {
 		m, _ := simMembers(sim, "bb-engineering")
 		a, _ := sim.UserByUserName("alice@example.com")
 		return slices.Equal(m, []string{"bob@example.com"}) && !a.Active
+	})
+
+	// Bob is deleted from the hub: his account is deactivated and he
+	// leaves the remote group now, not at the group's next change.
+	if code, _ := g.do("DELETE", "/Users/"+bobID, nil); code != 204 {
+		t.Fatalf("delete bob: %d", code)
+	}
+	eventually(t, "bob out of the group and deactivated", func() bool {
+		m, _ := simMembers(sim, "bb-engineering")
+		b, _ := sim.UserByUserName("bob@example.com")
+		return len(m) == 0 && !b.Active
 	})
 
 	// The hub group goes: so does the remote one.
