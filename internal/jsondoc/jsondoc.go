@@ -64,47 +64,11 @@ func Append(dst []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(dst, v, 10), nil
 	case []string:
-		if v == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, e)
-		}
-		return append(dst, ']'), nil
+		return appendArray(dst, v, func(dst []byte, e string) ([]byte, error) { return appendJSONString(dst, e), nil })
 	case []map[string]any:
-		if v == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = Append(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendArray(dst, v, func(dst []byte, e map[string]any) ([]byte, error) { return Append(dst, e) })
 	case []any:
-		if v == nil {
-			return append(dst, "null"...), nil
-		}
-		dst = append(dst, '[')
-		for i, e := range v {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = Append(dst, e); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
+		return appendArray(dst, v, Append)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -112,6 +76,25 @@ func Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, b...), nil
 	}
+}
+
+// appendArray appends v as a JSON array (null when nil), each element
+// encoded by each.
+func appendArray[E any](dst []byte, v []E, each func([]byte, E) ([]byte, error)) ([]byte, error) {
+	if v == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '[')
+	for i, e := range v {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		if dst, err = each(dst, e); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, ']'), nil
 }
 
 // AppendString appends s as a JSON string, escaped as json.Marshal
