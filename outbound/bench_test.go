@@ -138,8 +138,8 @@ func BenchmarkFanOutRateLimited(b *testing.B) {
 }
 
 // BenchmarkFirstSync measures the first sync of users into an empty
-// simulator without a rate limit: a search by userName, one by
-// externalId, and a POST per user.
+// simulator without a rate limit: a search by externalId and a POST per
+// user.
 func BenchmarkFirstSync(b *testing.B) {
 	const users = 500
 	for _, backend := range []string{"bolt", "redis"} {

@@ -29,6 +29,13 @@ type Target interface {
 	// returned only when no account has externalID: the caller decides
 	// whether it may adopt it.
 	FindUser(ctx context.Context, userName, externalID string) (*RemoteUser, error)
+	// FindUserBeforeCreate looks up, before a create, what the create
+	// could duplicate without being refused. Service providers refuse a
+	// second account with a userName (409), but not all refuse one with
+	// an externalId: it returns the account holding externalID (or, when
+	// that is empty, userName), possibly fewer calls than FindUser. A 409
+	// on the create is then looked up with FindUser.
+	FindUserBeforeCreate(ctx context.Context, userName, externalID string) (*RemoteUser, error)
 	// CreateUser creates an account with attrs (a SCIM User).
 	CreateUser(ctx context.Context, attrs map[string]any) (*RemoteUser, error)
 	// UpdateUser brings the account from old to new with one PATCH of the
@@ -138,6 +145,11 @@ func (t *scimTarget) FindUser(ctx context.Context, userName, externalID string) 
 	return pickFound(byName, byExt, externalID), nil
 }
 
+// FindUserBeforeCreate is FindUser: one call asks for both attributes.
+func (t *scimTarget) FindUserBeforeCreate(ctx context.Context, userName, externalID string) (*RemoteUser, error) {
+	return t.FindUser(ctx, userName, externalID)
+}
+
 func (t *scimTarget) CreateUser(ctx context.Context, attrs map[string]any) (*RemoteUser, error) {
 	return createUser(ctx, t.c, attrs)
 }
@@ -191,6 +203,18 @@ func (t *atlassianTarget) FindUser(ctx context.Context, userName, externalID str
 		return nil, err
 	}
 	return pickFound(byName, byExt, externalID), nil
+}
+
+// FindUserBeforeCreate asks by externalId alone (by userName when there
+// is no externalId): one call where FindUser makes two for an account
+// that does not exist yet, the common case of a first sync. A userName
+// already taken makes the create a 409, and the reconciler then asks
+// FindUser.
+func (t *atlassianTarget) FindUserBeforeCreate(ctx context.Context, userName, externalID string) (*RemoteUser, error) {
+	if externalID == "" {
+		return t.first(ctx, "userName", userName)
+	}
+	return t.first(ctx, "externalId", externalID)
 }
 
 func (t *atlassianTarget) first(ctx context.Context, attr, value string) (*RemoteUser, error) {
