@@ -191,7 +191,10 @@ func schemasOf(res map[string]any, rt *ResourceType) []any {
 // are present.
 func checkRequired(res map[string]any, rt *ResourceType) error {
 	for _, a := range rt.schema.attrs {
-		if v, _ := lookupKey(res, a.Name); a.Required && !isPresent(v) {
+		if !a.Required {
+			continue
+		}
+		if v, _ := lookupKey(res, a.Name); !isPresent(v) {
 			return ErrInvalidValue.Detailf("attribute %q is required", a.Name)
 		}
 	}
@@ -201,8 +204,14 @@ func checkRequired(res map[string]any, rt *ResourceType) error {
 			return ErrInvalidValue.Detailf("schema extension %q is required", e.Schema.id)
 		}
 		m, _ := ext.(map[string]any)
+		if m == nil {
+			continue
+		}
 		for _, a := range e.Schema.attrs {
-			if v, _ := lookupKey(m, a.Name); a.Required && m != nil && !isPresent(v) {
+			if !a.Required {
+				continue
+			}
+			if v, _ := lookupKey(m, a.Name); !isPresent(v) {
 				return ErrInvalidValue.Detailf("attribute %q is required", e.Schema.id+":"+a.Name)
 			}
 		}
