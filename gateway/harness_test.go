@@ -54,7 +54,17 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) sto
 // not make (a full List scan, a member-set read).
 type countingStore struct {
 	Store
-	lists, members, groupGets atomic.Int64
+	lists, members, groupGets, groupsOf, groupsOfMany atomic.Int64
+}
+
+func (c *countingStore) GroupsOf(ctx context.Context, id string) ([]string, error) {
+	c.groupsOf.Add(1)
+	return c.Store.GroupsOf(ctx, id)
+}
+
+func (c *countingStore) GroupsOfMany(ctx context.Context, ids []string) (map[string][]string, error) {
+	c.groupsOfMany.Add(1)
+	return c.Store.GroupsOfMany(ctx, ids)
 }
 
 func (c *countingStore) Get(ctx context.Context, k store.Kind, id string) (*store.Resource, error) {

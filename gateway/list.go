@@ -150,6 +150,9 @@ func (s *Server) searchAll(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := s.prefetchGroups(c, k, matched, q.proj); err != nil {
+			return err
+		}
 		for _, r := range matched {
 			v, err := s.view(c, k, r, q.proj)
 			if err != nil {
@@ -190,6 +193,9 @@ func (s *Server) answer(c echo.Context, k *kind, q query) error {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", k.store, err)
 		}
+		if err := s.prefetchGroups(c, k, page.Resources, q.proj); err != nil {
+			return err
+		}
 		items := make([]map[string]any, 0, len(page.Resources))
 		for _, r := range page.Resources {
 			v, err := s.view(c, k, r, q.proj)
@@ -223,6 +229,9 @@ func (s *Server) answer(c echo.Context, k *kind, q query) error {
 	total := len(matched)
 	from := min(q.startIndex-1, total)
 	to := min(from+q.count, total)
+	if err := s.prefetchGroups(c, k, matched[from:to], q.proj); err != nil {
+		return err
+	}
 	items := make([]map[string]any, 0, to-from)
 	for _, r := range matched[from:to] {
 		v, err := s.view(c, k, r, q.proj)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -408,9 +409,12 @@ func (s *Server) checkMembers(c echo.Context, ids []string) error {
 // §4.1.2) from its group set: one read per group the user is in.
 func (s *Server) userGroups(c echo.Context, userID string) ([]any, error) {
 	ctx := c.Request().Context()
-	ids, err := s.opts.Store.GroupsOf(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("groups of %s: %w", userID, err)
+	ids, read := prefetchedGroups(c, userID)
+	if !read {
+		var err error
+		if ids, err = s.opts.Store.GroupsOf(ctx, userID); err != nil {
+			return nil, fmt.Errorf("groups of %s: %w", userID, err)
+		}
 	}
 	sort.Strings(ids)
 	// A list page renders many users of the same few groups: read each
@@ -442,3 +446,40 @@ func (s *Server) userGroups(c echo.Context, userID string) ([]any, error) {
 
 // ctxGroupNames caches group display names within one request.
 const ctxGroupNames = "group_names"
+
+// ctxUserGroups holds the groups of the users of a list page, read at
+// once by prefetchGroups: user id -> group ids, with an entry (nil when
+// the user is in no group) for every user read.
+const ctxUserGroups = "user_groups"
+
+// prefetchGroups reads the groups of the users a list page renders in one
+// store read, instead of one per user in view, when the response shows
+// them.
+func (s *Server) prefetchGroups(c echo.Context, k *kind, rs []*store.Resource, p projection) error {
+	if k != userKind || len(rs) < 2 || !scim.NeedsAttribute(k.rt, p.attributes, p.excluded, "groups") {
+		return nil
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	groups, err := s.opts.Store.GroupsOfMany(c.Request().Context(), ids)
+	if err != nil {
+		return fmt.Errorf("groups of %d users: %w", len(ids), err)
+	}
+	for _, id := range ids {
+		if _, ok := groups[id]; !ok {
+			groups[id] = nil
+		}
+	}
+	c.Set(ctxUserGroups, groups)
+	return nil
+}
+
+// prefetchedGroups returns a copy of a user's prefetched group ids, and
+// whether they were prefetched.
+func prefetchedGroups(c echo.Context, userID string) ([]string, bool) {
+	m, _ := c.Get(ctxUserGroups).(map[string][]string)
+	ids, ok := m[userID]
+	return slices.Clone(ids), ok
+}

@@ -17,6 +17,7 @@ type Store interface {
 	Members(ctx context.Context, groupID string) ([]string, error)
 	IsMember(ctx context.Context, groupID, memberID string) (bool, error)
 	GroupsOf(ctx context.Context, memberID string) ([]string, error)
+	GroupsOfMany(ctx context.Context, memberIDs []string) (map[string][]string, error)
 	PutIdempotency(ctx context.Context, key string, rec []byte, now time.Time, ttl time.Duration) ([]byte, bool, error)
 	GetIdempotency(ctx context.Context, key string, now time.Time) ([]byte, error)
 	AppendReport(ctx context.Context, entries ...store.ReportEntry) error

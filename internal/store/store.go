@@ -356,6 +356,10 @@ type Store interface {
 	MemberCount(ctx context.Context, groupID string) (int, error)
 	// GroupsOf returns the ids of the groups a resource is a member of.
 	GroupsOf(ctx context.Context, memberID string) ([]string, error)
+	// GroupsOfMany is GroupsOf for several resources in one read (one
+	// round trip), for a page of users: the map has an entry for each
+	// member that is in at least one group.
+	GroupsOfMany(ctx context.Context, memberIDs []string) (map[string][]string, error)
 
 	// PutLink creates or replaces the link of (App, Kind, HubID); the
 	// reverse index RemoteID -> HubID is kept in step (a changed RemoteID

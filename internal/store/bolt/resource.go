@@ -621,6 +621,34 @@ func (s *Store) MemberCount(ctx context.Context, groupID string) (int, error) {
 }
 
 // GroupsOf returns the ids of the groups memberID belongs to (in id order).
+// GroupsOfMany reads each member's groups in one transaction.
+func (s *Store) GroupsOfMany(ctx context.Context, memberIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		for _, id := range memberIDs {
+			b := nested(tx, bucketGrp, []byte(id))
+			if b == nil {
+				continue
+			}
+			var ids []string
+			if err := b.ForEach(func(k, _ []byte) error {
+				ids = append(ids, string(k))
+				return nil
+			}); err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				out[id] = ids
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: groups of %d members: %w", len(memberIDs), err)
+	}
+	return out, nil
+}
+
 func (s *Store) GroupsOf(ctx context.Context, memberID string) ([]string, error) {
 	var ids []string
 	err := s.view(ctx, func(tx *bbolt.Tx) error {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -374,6 +376,30 @@ func describe(w store.Write) string {
 	default:
 		return "report entries"
 	}
+}
+
+// GroupsOfMany reads each member's group set in one pipeline.
+func (s *Store) GroupsOfMany(ctx context.Context, memberIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(memberIDs) == 0 {
+		return out, nil
+	}
+	cmds := make([]*redis.StringSliceCmd, len(memberIDs))
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range memberIDs {
+			cmds[i] = p.SMembers(ctx, s.k.groupsOf(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis store: groups of %d members: %w", len(memberIDs), err)
+	}
+	for i, id := range memberIDs {
+		if ids := cmds[i].Val(); len(ids) > 0 {
+			out[id] = ids
+		}
+	}
+	return out, nil
 }
 
 // Members returns a group's member ids.

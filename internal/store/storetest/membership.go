@@ -22,6 +22,7 @@ func membershipTests() []test {
 		{"DeleteReversionsOnce", testMembershipDeleteReversionsOnce},
 		{"DeleteGroupReversionsNoMember", testMembershipDeleteGroupReversionsNoMember},
 		{"UnknownGroupReads", testMembershipUnknownGroupReads},
+		{"GroupsOfMany", testMembershipGroupsOfMany},
 	}
 }
 
@@ -378,5 +379,39 @@ func testMembershipUnknownGroupReads(t *testing.T, s store.Store) {
 	noErr(t, err, "GroupsOf an id in no group")
 	if len(g) != 0 {
 		t.Errorf("GroupsOf an id in no group = %q, want none", g)
+	}
+}
+
+// testMembershipGroupsOfMany: one read gives, for each member asked about
+// that is in a group, what GroupsOf gives; members in no group, unknown
+// ids and repeated ids are handled, and a member's groups follow changes.
+func testMembershipGroupsOfMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustApply(t, s, store.Write{Put: newUser("u1", "alice")})
+	mustApply(t, s, store.Write{Put: newUser("u2", "bob")})
+	mustApply(t, s, store.Write{Put: newUser("u3", "carol")})
+	mustApply(t, s, store.Write{Put: newGroup("g1", "Eng"), Group: "g1", AddMembers: []string{"u1", "u2"}})
+	mustApply(t, s, store.Write{Put: newGroup("g2", "Ops"), Group: "g2", AddMembers: []string{"u1"}})
+
+	got, err := s.GroupsOfMany(ctx, []string{"u1", "u2", "u3", "missing", "u1"})
+	noErr(t, err, "groups of many")
+	if len(got) != 2 {
+		t.Errorf("GroupsOfMany has %d entries (%v), want u1 and u2 only", len(got), got)
+	}
+	wantSet(t, "groups of u1", got["u1"], []string{"g1", "g2"})
+	wantSet(t, "groups of u2", got["u2"], []string{"g1"})
+
+	mustApply(t, s, store.Write{Group: "g1", RemoveMembers: []string{"u2"}, AddMembers: []string{"u3"}})
+	got, err = s.GroupsOfMany(ctx, []string{"u2", "u3"})
+	noErr(t, err, "groups of many after a change")
+	if _, ok := got["u2"]; ok || len(got) != 1 {
+		t.Errorf("after u2 left: %v", got)
+	}
+	wantSet(t, "groups of u3", got["u3"], []string{"g1"})
+
+	empty, err := s.GroupsOfMany(ctx, nil)
+	noErr(t, err, "groups of no members")
+	if len(empty) != 0 {
+		t.Errorf("GroupsOfMany(nil) = %v", empty)
 	}
 }

@@ -503,6 +503,20 @@ func (m *memStore) GroupsOf(ctx context.Context, memberID string) ([]string, err
 	return setKeys(m.db.groupsOf[memberID]), nil
 }
 
+func (m *memStore) GroupsOfMany(ctx context.Context, memberIDs []string) (map[string][]string, error) {
+	if err := m.lock(ctx, "groups of many"); err != nil {
+		return nil, err
+	}
+	defer m.unlock()
+	out := map[string][]string{}
+	for _, id := range memberIDs {
+		if ids := setKeys(m.db.groupsOf[id]); len(ids) > 0 {
+			out[id] = ids
+		}
+	}
+	return out, nil
+}
+
 func decodeLink(raw []byte) (*store.Link, error) {
 	var l store.Link
 	if err := json.Unmarshal(raw, &l); err != nil {
