@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
@@ -58,92 +58,21 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func(testing.TB) store.
 
 // ---- clock ----
 
-// fakeClock moves only when the test advances it; Sleep blocks until then.
-type fakeClock struct {
-	mu       sync.Mutex
-	now      time.Time
-	sleepers map[*sleeper]bool
-	changed  chan struct{}
-}
-
-type sleeper struct {
-	until time.Time
-	done  chan struct{}
-}
+// fakeClock is the shared test clock, with the helper the tests wait with.
+type fakeClock struct{ *fakeclock.Clock }
 
 // newFakeClock starts at the wall clock's now, so that keys it queues are
 // due for a Runner on the wall clock.
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now().UTC().Truncate(time.Millisecond), sleepers: map[*sleeper]bool{}, changed: make(chan struct{})}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	c.mu.Lock()
-	s := &sleeper{until: c.now.Add(d), done: make(chan struct{})}
-	c.sleepers[s] = true
-	c.broadcastLocked()
-	c.mu.Unlock()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.sleepers, s)
-		c.broadcastLocked()
-		c.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for s := range c.sleepers {
-		if !c.now.Before(s.until) {
-			close(s.done)
-			delete(c.sleepers, s)
-		}
-	}
-	c.broadcastLocked()
-}
-
-func (c *fakeClock) broadcastLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	return &fakeClock{fakeclock.New(time.Now().UTC().Truncate(time.Millisecond))}
 }
 
 // waitFor blocks until cond holds of the clock's time and sleepers
 // (checked on every change), failing the test after a while.
 func (c *fakeClock) waitFor(t *testing.T, what string, cond func(now time.Time, sleepers []time.Time) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		c.mu.Lock()
-		var until []time.Time
-		for s := range c.sleepers {
-			until = append(until, s.until)
-		}
-		ch, now := c.changed, c.now
-		c.mu.Unlock()
-		if cond(now, until) {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s; sleepers until %v", what, until)
-		}
+	if err := c.WaitFor(what, 10*time.Second, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 

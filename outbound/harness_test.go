@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/store"
 	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
 	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
@@ -65,86 +67,17 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) sto
 
 // ---- clock ----
 
-// fakeClock is a Clock that moves only when the test advances it; Sleep
-// blocks until then.
-type fakeClock struct {
-	mu       sync.Mutex
-	now      time.Time
-	sleepers map[*sleeper]bool
-	changed  chan struct{}
-}
+// fakeClock is the shared test clock, with the helper the tests wait with.
+type fakeClock struct{ *fakeclock.Clock }
 
-type sleeper struct {
-	until time.Time
-	done  chan struct{}
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: t0, sleepers: map[*sleeper]bool{}, changed: make(chan struct{})}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	c.mu.Lock()
-	s := &sleeper{until: c.now.Add(d), done: make(chan struct{})}
-	c.sleepers[s] = true
-	c.broadcastLocked()
-	c.mu.Unlock()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.sleepers, s)
-		c.broadcastLocked()
-		c.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	for s := range c.sleepers {
-		if !c.now.Before(s.until) {
-			close(s.done)
-			delete(c.sleepers, s)
-		}
-	}
-	c.broadcastLocked()
-}
-
-func (c *fakeClock) broadcastLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
+func newFakeClock() *fakeClock { return &fakeClock{fakeclock.New(t0)} }
 
 // waitSleepers blocks until exactly n goroutines sleep on the clock.
 func (c *fakeClock) waitSleepers(t *testing.T, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for {
-		c.mu.Lock()
-		got, ch := len(c.sleepers), c.changed
-		c.mu.Unlock()
-		if got == n {
-			return
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			t.Fatalf("waiting for %d sleepers, have %d", n, got)
-		}
+	err := c.WaitFor(fmt.Sprintf("%d sleepers", n), 10*time.Second, func(_ time.Time, s []time.Time) bool { return len(s) == n })
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
