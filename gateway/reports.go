@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
@@ -507,28 +508,6 @@ func changeValue(v any) string {
 	return string(b)
 }
 
-// Clock is the time RunRetention lives by; tests inject a fake one.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits for d, or until ctx ends (returning its error).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
-func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // ReportPruner is the store method report retention uses.
 type ReportPruner interface {
 	PruneReports(ctx context.Context, before time.Time, maxCount int) (int, error)
@@ -541,12 +520,12 @@ type ReportPruner interface {
 // and an error at once when interval is not positive. clock nil is the
 // wall clock; log nil discards.
 func RunRetention(ctx context.Context, st ReportPruner, retention time.Duration, maxEntries int,
-	interval time.Duration, clock Clock, log *slog.Logger) error {
+	interval time.Duration, clk clock.Clock, log *slog.Logger) error {
 	if interval <= 0 {
 		return fmt.Errorf("report retention: interval %s: must be positive", interval)
 	}
-	if clock == nil {
-		clock = wallClock{}
+	if clk == nil {
+		clk = clock.Wall
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -554,7 +533,7 @@ func RunRetention(ctx context.Context, st ReportPruner, retention time.Duration,
 	for {
 		var before time.Time
 		if retention > 0 {
-			before = clock.Now().Add(-retention)
+			before = clk.Now().Add(-retention)
 		}
 		n, err := st.PruneReports(ctx, before, maxEntries)
 		switch {
@@ -565,7 +544,7 @@ func RunRetention(ctx context.Context, st ReportPruner, retention time.Duration,
 		case n > 0:
 			log.Info("report retention: pruned entries", "removed", n, "before", before, "max_entries", maxEntries)
 		}
-		if err := clock.Sleep(ctx, interval); err != nil {
+		if err := clk.Sleep(ctx, interval); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/outbound"
@@ -123,7 +124,7 @@ type Config struct {
 	Source outbound.Source // required: desired state, as the reconcilers see it
 	Apps   []App
 	// Clock defaults to the wall clock; Logger to discarding.
-	Clock  Clock
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// Hash is the normalised hash of an account as a target returns it;
 	// it must be the reconcilers' (default outbound.RemoteHash).
@@ -230,7 +231,7 @@ func ReadLast(ctx context.Context, st StateReader, app string) (Result, bool, er
 type Importer struct {
 	st     Store
 	source outbound.Source
-	clock  Clock
+	clock  clock.Clock
 	log    *slog.Logger
 	hash   func(map[string]any) string
 	owner  string
@@ -263,7 +264,7 @@ func New(c Config) (*Importer, error) {
 		onProgress: c.OnProgress, maxBuffered: c.MaxBuffered, apps: map[string]*App{},
 	}
 	if im.clock == nil {
-		im.clock = outbound.WallClock
+		im.clock = clock.Wall
 	}
 	if im.log == nil {
 		im.log = slog.New(slog.DiscardHandler)

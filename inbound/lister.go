@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/outbound"
 )
 
@@ -68,34 +69,29 @@ type TokenStore interface {
 // ("app/<name>"), so that an import and the reconcilers of every replica
 // share the app's rate limit. rate <= 0 means unlimited (nil is returned);
 // burst <= 0 means max(1, ceil(rate)).
-func Limit(st TokenStore, app string, rate float64, burst int, clock Clock) func(context.Context) error {
+func Limit(st TokenStore, app string, rate float64, burst int, clk clock.Clock) func(context.Context) error {
 	if rate <= 0 {
 		return nil
 	}
 	if burst <= 0 {
 		burst = max(1, int(rate+0.999999))
 	}
-	if clock == nil {
-		clock = outbound.WallClock
+	if clk == nil {
+		clk = clock.Wall
 	}
 	name := "app/" + app
 	return func(ctx context.Context) error {
 		for {
-			d, err := st.TakeToken(ctx, name, rate, burst, clock.Now())
+			d, err := st.TakeToken(ctx, name, rate, burst, clk.Now())
 			if err != nil {
 				return fmt.Errorf("rate limit: %w", err)
 			}
 			if d <= 0 {
 				return nil
 			}
-			if err := clock.Sleep(ctx, d); err != nil {
+			if err := clk.Sleep(ctx, d); err != nil {
 				return err
 			}
 		}
 	}
 }
-
-// Clock is the time an Importer lives by: report and link times, lock
-// leases, progress, schedules (the reconcilers' clock type). Tests inject a
-// fake one.
-type Clock = outbound.Clock

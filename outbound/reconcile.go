@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -202,7 +203,7 @@ type Options struct {
 	GroupDelay time.Duration
 	// Clock defaults to the wall clock; Rand (uniform in [0,1), for
 	// jitter) to math/rand/v2.
-	Clock Clock
+	Clock clock.Clock
 	Rand  func() float64
 	// Logger defaults to discarding; Registerer, when set, gets the
 	// metrics.
@@ -234,7 +235,7 @@ type Runner struct {
 	store   Store
 	source  Source
 	groups  GroupSource // nil when Source cannot compute groups
-	clock   Clock
+	clock   clock.Clock
 	rand    func() float64
 	hash    func(map[string]any) string
 	log     *slog.Logger
@@ -283,7 +284,7 @@ func New(o Options) (*Runner, error) {
 		errs = append(errs, fmt.Errorf("backoff max %v is below backoff base %v", o.BackoffMax, o.BackoffBase))
 	}
 	if o.Clock == nil {
-		o.Clock = systemClock{}
+		o.Clock = clock.Wall
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64

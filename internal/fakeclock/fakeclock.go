@@ -1,6 +1,5 @@
 // Package fakeclock is a clock for tests: time moves only when the test
-// advances it, and Sleep blocks until then. It satisfies outbound.Clock
-// and inbound's clock.
+// advances it, and Sleep blocks until then. It satisfies clock.Clock.
 package fakeclock
 
 import (
