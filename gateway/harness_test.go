@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
-	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
 )
 
@@ -25,7 +25,7 @@ const testToken = "test-token-0123456789abcdef"
 var backends = map[string]func(tb testing.TB) store.Store{
 	"bolt": func(tb testing.TB) store.Store {
 		tb.Helper()
-		st, err := boltstore.Open(filepath.Join(tb.TempDir(), "gw.db"), boltstore.Options{NoSync: true})
+		st, err := bolt.Open(filepath.Join(tb.TempDir(), "gw.db"), bolt.Options{NoSync: true})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -34,7 +34,7 @@ var backends = map[string]func(tb testing.TB) store.Store{
 	},
 	"redis": func(tb testing.TB) store.Store {
 		tb.Helper()
-		st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
+		st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
 		if err != nil {
 			tb.Fatal(err)
 		}

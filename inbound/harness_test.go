@@ -14,8 +14,8 @@ import (
 	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
-	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
@@ -32,7 +32,7 @@ const (
 
 func openBolt(tb testing.TB) store.Store {
 	tb.Helper()
-	st, err := boltstore.Open(filepath.Join(tb.TempDir(), "store.db"), boltstore.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(tb.TempDir(), "store.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func openBolt(tb testing.TB) store.Store {
 
 func openRedis(tb testing.TB) store.Store {
 	tb.Helper()
-	st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
+	st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}

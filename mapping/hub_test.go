@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
 )
 
 func TestLoadUserAndUsers(t *testing.T) {
 	ctx := context.Background()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "h.db"), boltstore.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "h.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
-	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
@@ -40,7 +40,7 @@ const (
 var backends = map[string]func(tb testing.TB) store.Store{
 	"bolt": func(tb testing.TB) store.Store {
 		tb.Helper()
-		st, err := boltstore.Open(filepath.Join(tb.TempDir(), "store.db"), boltstore.Options{NoSync: true})
+		st, err := bolt.Open(filepath.Join(tb.TempDir(), "store.db"), bolt.Options{NoSync: true})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -49,7 +49,7 @@ var backends = map[string]func(tb testing.TB) store.Store{
 	},
 	"redis": func(tb testing.TB) store.Store {
 		tb.Helper()
-		st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
+		st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -164,7 +164,7 @@ policies:
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "gw.db"), boltstore.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gw.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

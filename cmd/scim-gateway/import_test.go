@@ -10,7 +10,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/inbound"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -64,7 +64,7 @@ func TestImportCommand(t *testing.T) {
 		return code, out.String(), errOut.String()
 	}
 	links := func() []store.Link {
-		st, err := boltstore.Open(db, boltstore.Options{NoSync: true})
+		st, err := bolt.Open(db, bolt.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestImportCommand(t *testing.T) {
 	if n := len(links()); n != 5 {
 		t.Fatalf("%d links after the forced import, want 5", n)
 	}
-	st, err := boltstore.Open(db, boltstore.Options{NoSync: true})
+	st, err := bolt.Open(db, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

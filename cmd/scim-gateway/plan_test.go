@@ -12,7 +12,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
 )
 
 const planConfig = `
@@ -52,7 +52,7 @@ func writeFile(t *testing.T, name, body string) string {
 func seedHub(t *testing.T, dbPath string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := boltstore.Open(dbPath, boltstore.Options{NoSync: true})
+	st, err := bolt.Open(dbPath, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestPlanCommand(t *testing.T) {
 
 	// Record the policy as running, with the accounts created.
 	ctx := context.Background()
-	st, err := boltstore.Open(db, boltstore.Options{NoSync: true})
+	st, err := bolt.Open(db, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

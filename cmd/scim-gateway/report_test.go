@@ -14,7 +14,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/gateway"
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
 )
 
 // reportStore makes a bolt store file holding entries and returns its URL
@@ -22,7 +22,7 @@ import (
 func reportStore(t *testing.T, entries []store.ReportEntry) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "reports.db")
-	st, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	st, err := bolt.Open(path, bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ auth:
 }
 
 func TestReportCommandServer(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "gw.db"), boltstore.Options{NoSync: true})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "gw.db"), bolt.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
-	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
+	"github.com/scimgate/scim-gateway/internal/store/bolt"
+	"github.com/scimgate/scim-gateway/internal/store/redis"
 )
 
 // Options are backend settings that are not part of the URL.
@@ -24,14 +24,14 @@ type opener func(ctx context.Context, url string, o Options) (store.Store, error
 
 var openers = map[string]opener{
 	"bolt": func(_ context.Context, url string, _ Options) (store.Store, error) {
-		return boltstore.OpenURL(url)
+		return bolt.OpenURL(url)
 	},
 	"redis":  openRedis,
 	"rediss": openRedis,
 }
 
 func openRedis(ctx context.Context, url string, o Options) (store.Store, error) {
-	return redisstore.Open(ctx, url, redisstore.Options{Prefix: o.RedisPrefix})
+	return redis.Open(ctx, url, redis.Options{Prefix: o.RedisPrefix})
 }
 
 // Open opens the store that url names: bolt://path/file.db (embedded),

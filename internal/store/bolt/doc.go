@@ -1,4 +1,4 @@
-// Package boltstore is the embedded backend of the store: the whole
+// Package bolt is the embedded backend of the store: the whole
 // store.Store contract in one bbolt file, for a gateway that runs as a single
 // process with no server beside it (the default deployment, a file under
 // ./data).
@@ -17,4 +17,4 @@
 // bbolt takes an exclusive file lock, so only one process can open a file;
 // a second one fails after Options.LockTimeout with ErrFileLocked instead of
 // waiting forever. Deployments with several replicas use the redis backend.
-package boltstore
+package bolt

@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
@@ -38,10 +38,10 @@ func TestConformanceCluster(t *testing.T) {
 	log := &commandLog{}
 	storetest.Run(t, func(tb testing.TB) func() (store.Store, error) {
 		prefix := redistest.Prefix(tb)
-		admin := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		admin := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs})
 		tb.Cleanup(func() { dropPrefix(tb, admin, prefix); _ = admin.Close() })
 		return func() (store.Store, error) {
-			c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+			c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
 			c.AddHook(log)
 			tb.Cleanup(func() { _ = c.Close() })
 			return New(c, Options{Prefix: prefix})
@@ -82,9 +82,9 @@ func BenchmarkBaselinePipelinedWrite(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		id := fmt.Sprintf("user-%07d", i)
-		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 			p.HSet(ctx, k.resource("User", id), "d", body)
-			p.ZAdd(ctx, k.ids("User"), redis.Z{Member: id})
+			p.ZAdd(ctx, k.ids("User"), goredis.Z{Member: id})
 			return nil
 		})
 		if err != nil {
@@ -95,23 +95,23 @@ func BenchmarkBaselinePipelinedWrite(b *testing.B) {
 }
 
 // newClient returns a plain client for url, closed when tb ends.
-func newClient(tb testing.TB, url string) *redis.Client {
+func newClient(tb testing.TB, url string) *goredis.Client {
 	tb.Helper()
-	opts, err := redis.ParseURL(url)
+	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		tb.Fatalf("parse %s: %v", url, err)
 	}
-	c := redis.NewClient(opts)
+	c := goredis.NewClient(opts)
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 // dropPrefix deletes every key of a prefix. Test-only: it scans.
-func dropPrefix(tb testing.TB, c redis.UniversalClient, prefix string) {
+func dropPrefix(tb testing.TB, c goredis.UniversalClient, prefix string) {
 	tb.Helper()
 	ctx := context.Background()
 	var keys []string
-	scan := func(ctx context.Context, node *redis.Client) error {
+	scan := func(ctx context.Context, node *goredis.Client) error {
 		iter := node.Scan(ctx, 0, "{"+prefix+"}:*", 1000).Iterator()
 		for iter.Next(ctx) {
 			keys = append(keys, iter.Val())
@@ -120,14 +120,14 @@ func dropPrefix(tb testing.TB, c redis.UniversalClient, prefix string) {
 	}
 	var err error
 	switch c := c.(type) {
-	case *redis.ClusterClient:
+	case *goredis.ClusterClient:
 		var mu sync.Mutex
-		err = c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
 			mu.Lock()
 			defer mu.Unlock()
 			return scan(ctx, node)
 		})
-	case *redis.Client:
+	case *goredis.Client:
 		err = scan(ctx, c)
 	}
 	if err != nil {
@@ -150,7 +150,7 @@ type commandLog struct {
 	names map[string]int
 }
 
-func (l *commandLog) record(cmds ...redis.Cmder) {
+func (l *commandLog) record(cmds ...goredis.Cmder) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.names == nil {
@@ -183,17 +183,17 @@ func (l *commandLog) reset() {
 	l.names = nil
 }
 
-func (l *commandLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (l *commandLog) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (l *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (l *commandLog) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		l.record(cmd)
 		return next(ctx, cmd)
 	}
 }
 
-func (l *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
+func (l *commandLog) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		l.record(cmds...)
 		return next(ctx, cmds)
 	}

@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -121,7 +121,7 @@ func (s *Store) PutState(ctx context.Context, key string, value []byte) error {
 // GetState returns a named value, or ErrNotFound when unset.
 func (s *Store) GetState(ctx context.Context, key string) ([]byte, error) {
 	v, err := s.c.Get(ctx, s.k.state(key)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: get state %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package redisstore is the Redis backend of the store contract
+// Package redis is the Redis backend of the store contract
 // (internal/store): the production store that every gateway replica
 // shares. It works with any go-redis UniversalClient (standalone, Sentinel
 // or Cluster) and needs Redis 6.2 or later.
@@ -21,4 +21,4 @@
 // token buckets run on microseconds and report entries on nanoseconds. Redis
 // expiries on idempotency records, locks and buckets only collect garbage,
 // with an hour's margin over the caller's TTL.
-package redisstore
+package redis

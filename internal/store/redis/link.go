@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -71,7 +71,7 @@ func (s *Store) PutLink(ctx context.Context, l store.Link) error {
 // GetLink returns the link of (app, kind, hubID).
 func (s *Store) GetLink(ctx context.Context, app string, kind store.Kind, hubID string) (*store.Link, error) {
 	doc, err := s.c.HGet(ctx, s.k.linkDocs(app, string(kind)), hubID).Result()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: get link %s %s %q: %w", app, kind, hubID, store.ErrNotFound)
 	}
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Store) LinkByRemote(ctx context.Context, app string, kind store.Kind, r
 	}
 	keys := s.linkKeys(app, kind)
 	doc, err := linkByRemoteScript.Run(ctx, s.c, []string{keys[0], keys[2]}, remoteID).Text()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: link by remote %s %s %q: %w", app, kind, remoteID, store.ErrNotFound)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
@@ -22,7 +22,7 @@ var t0 = time.Date(2031, time.March, 14, 15, 9, 26, 0, time.UTC)
 // commands are counted, and a plain client for inspecting keys.
 type testStore struct {
 	*Store
-	raw    *redis.Client
+	raw    *goredis.Client
 	log    *commandLog
 	prefix string
 }
@@ -133,7 +133,7 @@ func apply(t *testing.T, s *testStore, w store.Write) *store.Resource {
 }
 
 func TestNewValidatesOptions(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
 	s, err := New(c, Options{})
 	must(t, err)
@@ -161,7 +161,7 @@ func TestOpen(t *testing.T) {
 	}
 	s, err := Open(ctx, redistest.URL(t), Options{Prefix: redistest.Prefix(t)})
 	must(t, err)
-	if !s.c.(*redis.Client).Options().ContextTimeoutEnabled {
+	if !s.c.(*goredis.Client).Options().ContextTimeoutEnabled {
 		t.Error("Open did not enable context timeouts")
 	}
 	must(t, s.Close())
@@ -223,8 +223,8 @@ func (e redisError) RedisError()   {}
 // expects.
 func TestScriptErrorRepliesKeepTheirCode(t *testing.T) {
 	s := newTestStore(t)
-	err := redis.NewScript(`return redis.error_reply('CONFLICT userName')`).Run(t.Context(), s.raw, []string{s.k.state("x")}).Err()
-	var rerr redis.Error
+	err := goredis.NewScript(`return redis.error_reply('CONFLICT userName')`).Run(t.Context(), s.raw, []string{s.k.state("x")}).Err()
+	var rerr goredis.Error
 	if !errors.As(err, &rerr) || rerr.Error() != "CONFLICT userName" {
 		t.Fatalf("script error reply = %v, want CONFLICT userName", err)
 	}
@@ -694,13 +694,13 @@ func TestValueSetLayout(t *testing.T) {
 	apply(t, s, store.Write{Put: user("u2", "bob", "Shared@X.org")})
 	apply(t, s, store.Write{Put: user("u1", "alice", "shared@x.org", "a@x.org")})
 	set := s.k.valueSet("User", store.IndexEmail, "shared@x.org")
-	members := func() []redis.Z {
+	members := func() []goredis.Z {
 		t.Helper()
 		zs, err := s.raw.ZRangeWithScores(ctx, set, 0, -1).Result()
 		must(t, err)
 		return zs
 	}
-	if got := members(); len(got) != 2 || got[0] != (redis.Z{Member: "u1"}) || got[1] != (redis.Z{Member: "u2"}) {
+	if got := members(); len(got) != 2 || got[0] != (goredis.Z{Member: "u1"}) || got[1] != (goredis.Z{Member: "u2"}) {
 		t.Fatalf("%s = %v, want u1 and u2 scored 0", set, got)
 	}
 	if n, err := s.raw.Exists(ctx, s.k.index("User", store.IndexEmail)).Result(); err != nil || n != 0 {

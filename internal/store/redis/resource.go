@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -384,8 +384,8 @@ func (s *Store) GroupsOfMany(ctx context.Context, memberIDs []string) (map[strin
 	if len(memberIDs) == 0 {
 		return out, nil
 	}
-	cmds := make([]*redis.StringSliceCmd, len(memberIDs))
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	cmds := make([]*goredis.StringSliceCmd, len(memberIDs))
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, id := range memberIDs {
 			cmds[i] = p.SMembers(ctx, s.k.groupsOf(id))
 		}

@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
@@ -105,14 +105,14 @@ func (p *lossyProxy) relay(client net.Conn) {
 // must not then fail as a conflict with itself, nor be applied twice.
 func TestApplyRetriedAfterLostReply(t *testing.T) {
 	url := redistest.URL(t)
-	opts, err := redis.ParseURL(url)
+	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := startLossyProxy(t, opts.Addr)
 	opts.Addr = proxy.ln.Addr().String()
 	opts.MaxRetries = 3
-	c := redis.NewClient(opts)
+	c := goredis.NewClient(opts)
 	t.Cleanup(func() { _ = c.Close() })
 	prefix := redistest.Prefix(t)
 	t.Cleanup(func() { dropPrefix(t, newClient(t, url), prefix) })

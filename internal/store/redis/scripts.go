@@ -1,11 +1,11 @@
-package redisstore
+package redis
 
-import "github.com/redis/go-redis/v9"
+import goredis "github.com/redis/go-redis/v9"
 
 // Every write that must be atomic is one Lua script: Redis runs a script
 // without interleaving any other command, and a script that returns an
 // error before its first write changes nothing. Scripts run through
-// redis.Script, which sends EVALSHA and falls back to EVAL when the server
+// goredis.Script, which sends EVALSHA and falls back to EVAL when the server
 // has not cached the script yet.
 //
 // Scripts report a failed precondition with an error reply whose first word
@@ -679,14 +679,14 @@ return removed
 // them or load them ahead.
 var scripts []struct {
 	src    string
-	script *redis.Script
+	script *goredis.Script
 }
 
-func newScript(src string) *redis.Script {
-	s := redis.NewScript(src)
+func newScript(src string) *goredis.Script {
+	s := goredis.NewScript(src)
 	scripts = append(scripts, struct {
 		src    string
-		script *redis.Script
+		script *goredis.Script
 	}{src, s})
 	return s
 }

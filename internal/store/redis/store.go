@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -31,7 +31,7 @@ type Options struct {
 
 // Store is the Redis backend of store.Store.
 type Store struct {
-	c     redis.UniversalClient
+	c     goredis.UniversalClient
 	k     keyspace
 	owned bool // Close closes c
 }
@@ -41,7 +41,7 @@ var _ store.Store = (*Store)(nil)
 // New returns a store on client, which may be a standalone, Sentinel
 // (failover) or Cluster client. The caller keeps ownership of client:
 // Close does not close it. New does not contact the server.
-func New(client redis.UniversalClient, opts Options) (*Store, error) {
+func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redis store: nil client")
 	}
@@ -59,12 +59,12 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 // answers, and returns a store that owns the connection (Close closes it).
 // Context deadlines bound every command.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	o, err := redis.ParseURL(url)
+	o, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis store: parse url: %w", err)
 	}
 	o.ContextTimeoutEnabled = true
-	c := redis.NewClient(o)
+	c := goredis.NewClient(o)
 	s, err := New(c, opts)
 	if err != nil {
 		_ = c.Close()
@@ -114,7 +114,7 @@ var scriptCodes = map[string][]error{
 // scriptError turns a script's error reply into an error wrapping the
 // matching sentinel, with the reply's detail; other errors pass unchanged.
 func scriptError(err error) error {
-	var rerr redis.Error
+	var rerr goredis.Error
 	if err == nil || !errors.As(err, &rerr) {
 		return err
 	}
