@@ -95,7 +95,7 @@ func (k *kind) nameIn(doc map[string]any) string {
 }
 
 var writeOps = map[string]string{
-	http.MethodPost: "create", http.MethodPut: "replace", http.MethodPatch: "patch", http.MethodDelete: "delete",
+	http.MethodPost: store.OpCreate, http.MethodPut: store.OpReplace, http.MethodPatch: store.OpPatch, http.MethodDelete: store.OpDelete,
 }
 
 // audit appends the report entry of an IdP write once the handler is done,
@@ -150,10 +150,10 @@ func (s *Server) reportEntry(c echo.Context, op string, status int, detail strin
 	e := store.ReportEntry{
 		Time: s.opts.Now(), Operation: op, HTTPStatus: status, Detail: detail,
 		RequestID: requestIDOf(c), App: "idp:" + principalOf(c).Name,
-		Status: "success", ResourceID: c.Param("id"),
+		Status: store.ReportSuccess, ResourceID: c.Param("id"),
 	}
 	if status >= 400 {
-		e.Status = "failure"
+		e.Status = store.ReportFailure
 	}
 	if strings.Contains(c.Path(), "/Groups") {
 		e.ResourceType = "Group"

@@ -27,7 +27,6 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
-	"github.com/scimgate/scim-gateway/mapping"
 )
 
 // benchClients is how many requests BenchmarkGateway keeps in flight.
@@ -99,13 +98,13 @@ type benchMarker struct{}
 const benchApp = "bitbucket"
 
 func (benchMarker) UserChanged(userID string, due time.Time) []store.Mark {
-	return []store.Mark{{App: benchApp, Key: mapping.UserKey(userID), Due: due}}
+	return []store.Mark{{App: benchApp, Key: store.UserKey(userID), Due: due}}
 }
 
 func (benchMarker) MembershipChanged(_, _ string, members []string, due time.Time) []store.Mark {
 	marks := make([]store.Mark, len(members))
 	for i, m := range members {
-		marks[i] = store.Mark{App: benchApp, Key: mapping.UserKey(m), Due: due}
+		marks[i] = store.Mark{App: benchApp, Key: store.UserKey(m), Due: due}
 	}
 	return marks
 }

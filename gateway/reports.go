@@ -68,7 +68,7 @@ type ReportQuerier interface {
 var _ AdminStore = store.Store(nil)
 
 // reportStatuses are the values of ReportEntry.Status.
-var reportStatuses = []string{"success", "failure", "skipped"}
+var reportStatuses = []string{store.ReportSuccess, store.ReportFailure, store.ReportSkipped}
 
 // reportParams are the query parameters ParseReportRequest knows.
 var reportParams = []string{"user", "app", "operation", "status", "from", "to", "filter", "cursor", "limit"}

@@ -544,7 +544,7 @@ func TestAdminStatus(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		must(st.PutState(ctx, outbound.StatusKey("bitbucket"), b))
+		must(st.PutState(ctx, store.AppStatusKey("bitbucket"), b))
 		must(st.PutState(ctx, "import/bitbucket/last", []byte(`{"run":"r-7","linked":12,"drift":1}`)))
 		must(st.Enqueue(ctx, store.Mark{App: "bitbucket", Key: "user:1", Due: reportT0},
 			store.Mark{App: "bitbucket", Key: "user:2", Due: reportT0}, store.Mark{App: "bitbucket", Key: "user:3", Due: reportT0}))

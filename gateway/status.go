@@ -43,10 +43,6 @@ type AppHealth struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// lastImportKey is the state key under which the importer keeps its last
-// run's statistics as JSON.
-func lastImportKey(app string) string { return "import/" + app + "/last" }
-
 // statusTimeout bounds the store reads of one status request.
 const statusTimeout = 5 * time.Second
 
@@ -91,7 +87,7 @@ func (s *Server) status(c echo.Context) error {
 				h.Since = &as.Since
 			}
 		}
-		b, err := st.GetState(ctx, lastImportKey(app))
+		b, err := st.GetState(ctx, store.LastImportKey(app))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -114,10 +110,10 @@ func (s *Server) status(c echo.Context) error {
 
 // readAppStatus reads what outbound.ReadStatus reads, from the slice of
 // the store the admin endpoints hold: the AppStatus the reconcilers keep
-// under outbound.StatusKey; an app never seen failing has the zero one.
+// under store.AppStatusKey; an app never seen failing has the zero one.
 func readAppStatus(ctx context.Context, st AdminStore, app string) (outbound.AppStatus, error) {
 	var as outbound.AppStatus
-	b, err := st.GetState(ctx, outbound.StatusKey(app))
+	b, err := st.GetState(ctx, store.AppStatusKey(app))
 	if errors.Is(err, store.ErrNotFound) {
 		return as, nil
 	}

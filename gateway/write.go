@@ -121,7 +121,7 @@ func (s *Server) create(k *kind) echo.HandlerFunc {
 			return fmt.Errorf("encode resource: %w", err)
 		}
 		now := s.opts.Now()
-		r := &store.Resource{Kind: k.store, ID: newID(), Created: now, Modified: now, Origin: "idp",
+		r := &store.Resource{Kind: k.store, ID: newID(), Created: now, Modified: now, Origin: store.OriginIdP,
 			Indexes: k.indexKeys(doc), Data: data}
 		w := store.Write{Put: r}
 		if k == groupKind {
@@ -447,14 +447,14 @@ func (s *Server) claimImported(ctx context.Context, doc map[string]any, data jso
 	name := scim.StringAt(doc, userKind.rt, "userName")
 	for range maxCASRetries {
 		cur, err := s.opts.Store.Lookup(ctx, store.KindUser, store.IndexUserName, name)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !strings.HasPrefix(cur.Origin, "app:")) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !strings.HasPrefix(cur.Origin, store.OriginAppPrefix)) {
 			return nil, store.Write{}, store.ErrConflict
 		}
 		if err != nil {
 			return nil, store.Write{}, fmt.Errorf("look up userName %q: %w", name, err)
 		}
 		w := store.Write{Put: &store.Resource{Kind: store.KindUser, ID: cur.ID, Created: cur.Created, Modified: s.opts.Now(),
-			Origin: "idp", Indexes: userKind.indexKeys(doc), Data: data}, ExpectVersion: cur.Version, Marks: s.userMarks(cur.ID)}
+			Origin: store.OriginIdP, Indexes: userKind.indexKeys(doc), Data: data}, ExpectVersion: cur.Version, Marks: s.userMarks(cur.ID)}
 		rep.ResourceID = cur.ID
 		w.Reports = []store.ReportEntry{rep}
 		stored, err := s.opts.Store.Apply(ctx, w)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
 )
 
 // act carries a decision out, counts and reports it. Each action checks
@@ -45,7 +44,7 @@ func (r *run) drift(ctx context.Context, d *decision) error {
 	switch r.app.Drift {
 	case config.DriftRepush:
 		if !d.enqueue {
-			d.status, d.detail = StatusSkipped, "not re-pushed: the user is not desired in this app ("+d.desired.Reason+")"
+			d.status, d.detail = store.ReportSkipped, "not re-pushed: the user is not desired in this app ("+d.desired.Reason+")"
 			return nil
 		}
 		// Tell the link what the account holds now, as untrusted state
@@ -62,17 +61,17 @@ func (r *run) drift(ctx context.Context, d *decision) error {
 		}
 		if !ok {
 			d.enqueue = false
-			d.status, d.detail = StatusSkipped, "not re-pushed: the link changed during the import; the next import looks again"
+			d.status, d.detail = store.ReportSkipped, "not re-pushed: the link changed during the import; the next import looks again"
 			return nil
 		}
 		if err := r.enqueue(ctx, d.hubID); err != nil {
 			return err
 		}
-		d.status, d.detail = StatusSuccess, "queued: the reconciler pushes the desired state again"
+		d.status, d.detail = store.ReportSuccess, "queued: the reconciler pushes the desired state again"
 	case config.DriftAccept:
 		ok, err := r.updateLink(ctx, d.link, func(l *store.Link) {
 			l.Hash = d.acc.Hash
-			if l.Status != statusParked {
+			if l.Status != store.LinkParked {
 				l.Status = d.acc.linkStatus()
 			}
 		})
@@ -80,12 +79,12 @@ func (r *run) drift(ctx context.Context, d *decision) error {
 			return err
 		}
 		if !ok {
-			d.status, d.detail = StatusSkipped, "not accepted: the link changed during the import; the next import looks again"
+			d.status, d.detail = store.ReportSkipped, "not accepted: the link changed during the import; the next import looks again"
 			return nil
 		}
-		d.status, d.detail = StatusSuccess, "accepted: the account as it is now is the new baseline"
+		d.status, d.detail = store.ReportSuccess, "accepted: the account as it is now is the new baseline"
 	default:
-		d.status, d.detail = StatusSkipped, "reported only (drift: report)"
+		d.status, d.detail = store.ReportSkipped, "reported only (drift: report)"
 	}
 	return nil
 }
@@ -112,7 +111,7 @@ func (r *run) link(ctx context.Context, d *decision) error {
 	if err := r.im.st.PutLink(ctx, r.newLink(d.hubID, d.acc, attrs)); err != nil {
 		return fmt.Errorf("link account %s to hub user %s: %w", d.acc.ID, d.hubID, err)
 	}
-	d.status = StatusSuccess
+	d.status = store.ReportSuccess
 	return nil
 }
 
@@ -155,7 +154,7 @@ func (r *run) importUser(ctx context.Context, d *decision) error {
 		return nil
 	}
 	now := r.im.clock.Now()
-	res := &store.Resource{Kind: store.KindUser, ID: newID(), Created: now, Modified: now, Origin: Origin(r.app.Name),
+	res := &store.Resource{Kind: store.KindUser, ID: newID(), Created: now, Modified: now, Origin: store.AppOrigin(r.app.Name),
 		Indexes: indexKeys(d.doc), Data: data}
 	// No marks: no policy admits an imported user, so a reconcile would
 	// only deprovision the account it mirrors.
@@ -172,7 +171,7 @@ func (r *run) importUser(ctx context.Context, d *decision) error {
 	if err := r.im.st.PutLink(ctx, r.newLink(res.ID, d.acc, nil)); err != nil {
 		return fmt.Errorf("link imported hub user %s to account %s: %w", res.ID, d.acc.ID, err)
 	}
-	d.status = StatusSuccess
+	d.status = store.ReportSuccess
 	return nil
 }
 
@@ -223,7 +222,7 @@ func (r *run) dropMissing(ctx context.Context, d *decision) error {
 			return fmt.Errorf("drop the link of hub user %s: %w", d.hubID, err)
 		}
 	}
-	d.status = StatusSuccess
+	d.status = store.ReportSuccess
 	return nil
 }
 
@@ -266,7 +265,7 @@ func (r *run) newLink(hubID string, acc *account, desired map[string]any) store.
 }
 
 func (r *run) enqueue(ctx context.Context, hubID string) error {
-	m := store.Mark{App: r.app.Name, Key: outbound.UserKey(hubID), Due: r.im.clock.Now()}
+	m := store.Mark{App: r.app.Name, Key: store.UserKey(hubID), Due: r.im.clock.Now()}
 	if err := r.im.st.Enqueue(ctx, m); err != nil {
 		return fmt.Errorf("queue hub user %s: %w", hubID, err)
 	}
@@ -291,7 +290,7 @@ func (r *run) report(ctx context.Context, d *decision) {
 	var what, did, would string
 	switch d.kind {
 	case kDrift:
-		e.Operation, e.Changes = OpDrift, d.changes
+		e.Operation, e.Changes = store.OpDrift, d.changes
 		what = fmt.Sprintf("%s differs from what was last applied in %d attribute(s)", acct, len(d.changes))
 		if d.toInactive {
 			what += ", and was deactivated in the app"
@@ -308,7 +307,7 @@ func (r *run) report(ctx context.Context, d *decision) {
 			would = "only report it (drift: report)"
 		}
 	case kLink:
-		e.Operation = OpLink
+		e.Operation = store.OpLink
 		what = fmt.Sprintf("%s matches hub user %s by %s", acct, d.hubID, d.how)
 		switch {
 		case !d.enqueue:
@@ -322,18 +321,18 @@ func (r *run) report(ctx context.Context, d *decision) {
 			would = "link it and queue it so the reconciler converges it (" + d.desired.Reason + ")"
 		}
 	case kImport:
-		e.Operation = OpImport
+		e.Operation = store.OpImport
 		what = acct + " matches no hub user"
-		did = fmt.Sprintf("imported as hub user %s with origin %s and linked; an IdP push with its userName claims it", d.hubID, Origin(r.app.Name))
-		would = "import it as a hub user with origin " + Origin(r.app.Name) + " and link it"
+		did = fmt.Sprintf("imported as hub user %s with origin %s and linked; an IdP push with its userName claims it", d.hubID, store.AppOrigin(r.app.Name))
+		would = "import it as a hub user with origin " + store.AppOrigin(r.app.Name) + " and link it"
 	case kConflict:
-		e.Operation, e.Status = OpConflict, StatusFailure
+		e.Operation, e.Status = store.OpConflict, store.ReportFailure
 		what, did, would = acct+" "+d.why, "left alone", "leave it alone"
 	case kInvalid:
-		e.Operation, e.Status = OpImport, StatusFailure
+		e.Operation, e.Status = store.OpImport, store.ReportFailure
 		what, did, would = acct+": "+d.why, "skipped", "skip it"
 	case kMissing:
-		e.Operation = OpMissing
+		e.Operation = store.OpMissing
 		what = fmt.Sprintf("linked account %s is gone from the app", d.link.RemoteID)
 		if d.enqueue {
 			did = "link dropped; queued so the reconciler creates it again (" + d.desired.Reason + ")"
@@ -344,7 +343,7 @@ func (r *run) report(ctx context.Context, d *decision) {
 		}
 	}
 	if r.opts.DryRun {
-		e.Status, e.Detail = StatusSkipped, "dry-run: "+what+"; would "+would
+		e.Status, e.Detail = store.ReportSkipped, "dry-run: "+what+"; would "+would
 	} else {
 		if e.Status == "" {
 			e.Status = d.status

@@ -36,7 +36,7 @@
 // its counts, and needs Force. A dry run reports every decision, marked
 // "dry-run:", and changes nothing else. Every step is idempotent, so a
 // crashed import simply runs again. Every decision appends a report entry;
-// the last result is kept in the store (LastKey) for /admin/status.
+// the last result is kept in the store (store.LastImportKey) for /admin/status.
 //
 // The package declares what it consumes: the slice of the store it uses
 // (Store), the remote listing (Lister, with NewLister over outbound's SCIM

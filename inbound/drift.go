@@ -40,9 +40,9 @@ func (a *account) active() bool { return a.Active == nil || *a.Active }
 // linkStatus is the link status that tells the account's state.
 func (a *account) linkStatus() string {
 	if a.active() {
-		return statusActive
+		return store.LinkActive
 	}
-	return statusDeactivated
+	return store.LinkDeactivated
 }
 
 func stringAttr(m map[string]any, name string) string {

@@ -53,7 +53,7 @@ func driftEnv(t *testing.T, drift string) (*env, map[string]atlassiantest.User) 
 func marks(ids ...string) []store.Mark {
 	var ms []store.Mark
 	for _, id := range ids {
-		ms = append(ms, store.Mark{App: testApp, Key: outbound.UserKey(id)})
+		ms = append(ms, store.Mark{App: testApp, Key: store.UserKey(id)})
 	}
 	return ms
 }
@@ -84,11 +84,11 @@ func TestDriftReport(t *testing.T) {
 		{Attr: "displayName", Old: "Alice Tester", New: "Alice Renamed"},
 		{Attr: "name.givenName", Old: "Alice", New: "Al"},
 	}
-	if a.Operation != OpDrift || a.Status != StatusSkipped || !reflect.DeepEqual(a.Changes, wantChanges) {
+	if a.Operation != store.OpDrift || a.Status != store.ReportSkipped || !reflect.DeepEqual(a.Changes, wantChanges) {
 		t.Errorf("alice's drift entry %+v, want changes %+v", a, wantChanges)
 	}
 	d := es["dave@example.com"]
-	if d.Operation != OpDrift || len(d.Changes) != 1 || d.Changes[0].Attr != "active" || d.Changes[0].New != false ||
+	if d.Operation != store.OpDrift || len(d.Changes) != 1 || d.Changes[0].Attr != "active" || d.Changes[0].New != false ||
 		!strings.Contains(d.Detail, "deactivated") {
 		t.Errorf("dave's drift entry %+v", d)
 	}
@@ -119,7 +119,7 @@ func TestDriftRepush(t *testing.T) {
 	if got := strings.Join(e.queued(), ","); got != "user:u-alice,user:u-dave" {
 		t.Errorf("queued %s", got)
 	}
-	if en := byUser(e.reports(res.RunID))["alice@example.com"]; en.Status != StatusSuccess || len(en.Changes) != 2 {
+	if en := byUser(e.reports(res.RunID))["alice@example.com"]; en.Status != store.ReportSuccess || len(en.Changes) != 2 {
 		t.Errorf("alice's drift entry %+v", en)
 	}
 	// The reconciler pushes the desired state again.
@@ -143,7 +143,7 @@ func TestDriftRepushNotDesired(t *testing.T) {
 	}
 	res := e.importOnce(Options{})
 	checkCounts(t, res, Result{Seen: 4, Unchanged: 2, Drifted: 2, Requeued: 1})
-	if en := byUser(e.reports(res.RunID))["alice@example.com"]; en.Status != StatusSkipped || !strings.Contains(en.Detail, "not desired") {
+	if en := byUser(e.reports(res.RunID))["alice@example.com"]; en.Status != store.ReportSkipped || !strings.Contains(en.Detail, "not desired") {
 		t.Errorf("alice's drift entry %+v", en)
 	}
 	if got := strings.Join(e.queued(), ","); got != "user:u-dave" {

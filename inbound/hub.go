@@ -10,16 +10,9 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
-// OriginPrefix starts the Origin of a hub resource imported from an app
-// ("app:<name>"); IdP-pushed resources have Origin "idp".
-const OriginPrefix = "app:"
-
-// Origin is the Origin of a hub user imported from app.
-func Origin(app string) string { return OriginPrefix + app }
-
 // imported reports whether a hub resource came from an app import rather
 // than from the IdP.
-func imported(r *store.Resource) bool { return strings.HasPrefix(r.Origin, OriginPrefix) }
+func imported(r *store.Resource) bool { return strings.HasPrefix(r.Origin, store.OriginAppPrefix) }
 
 // userIndexes are the store indexes of a User and the SCIM paths they
 // index: the same as the gateway's, so an imported user is found (and

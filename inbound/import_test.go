@@ -102,12 +102,12 @@ func TestImportMainFlow(t *testing.T) {
 		// Every decision is reported, under the run id.
 		es := byUser(e.reports(res.RunID))
 		for user, want := range map[string][2]string{
-			"alice@example.com":    {OpLink, StatusSuccess},
-			"bob@example.com":      {OpLink, StatusSuccess},
-			"dave.old@example.com": {OpLink, StatusSuccess},
-			"carol@example.com":    {OpImport, StatusSuccess},
-			"erin@example.com":     {OpConflict, StatusFailure},
-			"frank@example.com":    {OpConflict, StatusFailure},
+			"alice@example.com":    {store.OpLink, store.ReportSuccess},
+			"bob@example.com":      {store.OpLink, store.ReportSuccess},
+			"dave.old@example.com": {store.OpLink, store.ReportSuccess},
+			"carol@example.com":    {store.OpImport, store.ReportSuccess},
+			"erin@example.com":     {store.OpConflict, store.ReportFailure},
+			"frank@example.com":    {store.OpConflict, store.ReportFailure},
 		} {
 			en, ok := es[user]
 			if !ok || en.Operation != want[0] || en.Status != want[1] {
@@ -208,7 +208,7 @@ func TestMatchOrder(t *testing.T) {
 		t.Errorf("alice not linked by externalId: %+v", l)
 	}
 	es := byUser(e.reports(res.RunID))
-	if en := es["bob@example.com"]; en.Operation != OpConflict || !strings.Contains(en.Detail, "held by hub user u-bob") {
+	if en := es["bob@example.com"]; en.Operation != store.OpConflict || !strings.Contains(en.Detail, "held by hub user u-bob") {
 		t.Errorf("bob's account: %+v", en)
 	}
 	if e.link("u-bob") != nil || len(e.users()) != 2 {
@@ -256,7 +256,7 @@ func TestImportResumes(t *testing.T) {
 	data, _ := json.Marshal(doc)
 	now := e.clock.Now()
 	if _, err := e.st.Apply(e.ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: "u-c-leftover", Created: now, Modified: now,
-		Origin: Origin(testApp), Indexes: indexKeys(doc), Data: data}}); err != nil {
+		Origin: store.AppOrigin(testApp), Indexes: indexKeys(doc), Data: data}}); err != nil {
 		t.Fatal(err)
 	}
 

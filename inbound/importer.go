@@ -57,30 +57,6 @@ const (
 // DefaultMatch is the match order of an App without one.
 var DefaultMatch = []string{MatchUserName, MatchEmail}
 
-// Report operations.
-const (
-	OpImport    = "import"
-	OpLink      = "link"
-	OpDrift     = "drift"
-	OpMissing   = "missing"
-	OpConflict  = "conflict"
-	OpSafeguard = "safeguard"
-)
-
-// Report statuses.
-const (
-	StatusSuccess = "success"
-	StatusFailure = "failure"
-	StatusSkipped = "skipped"
-)
-
-// Link statuses (outbound writes the same).
-const (
-	statusActive      = outbound.LinkActive
-	statusDeactivated = outbound.LinkDeactivated
-	statusParked      = outbound.LinkParked
-)
-
 // Defaults.
 const (
 	DefaultLockTTL          = 2 * time.Minute
@@ -199,12 +175,6 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 }
 
-// LastKey is the store state key of an app's last Result (JSON).
-func LastKey(app string) string { return "import/" + app + "/last" }
-
-// LockName is the store lock of an app's import.
-func LockName(app string) string { return "import/" + app }
-
 // StateReader is the slice of the store ReadLast uses.
 type StateReader interface {
 	GetState(ctx context.Context, key string) ([]byte, error)
@@ -213,7 +183,7 @@ type StateReader interface {
 // ReadLast returns the last Result of an app's import, and false when the
 // app was never imported.
 func ReadLast(ctx context.Context, st StateReader, app string) (Result, bool, error) {
-	b, err := st.GetState(ctx, LastKey(app))
+	b, err := st.GetState(ctx, store.LastImportKey(app))
 	if errors.Is(err, store.ErrNotFound) {
 		return Result{}, false, nil
 	}
@@ -349,7 +319,7 @@ func (im *Importer) Apps() []string {
 // RunOnce imports one app now, under its lock: a store.ErrLocked error
 // means another run (of this or another replica) holds it. A run the
 // safeguard stops returns its Result with Stopped set and no error. The
-// Result is also kept under LastKey(app), except for a dry run.
+// Result is also kept under store.LastImportKey(app), except for a dry run.
 func (im *Importer) RunOnce(ctx context.Context, app string, o Options) (Result, error) {
 	a, ok := im.apps[app]
 	if !ok {
@@ -363,7 +333,7 @@ func (im *Importer) RunOnce(ctx context.Context, app string, o Options) (Result,
 		r.finish(err)
 		return r.res, r.wrap(err)
 	}
-	lock, err := im.st.AcquireLock(ctx, LockName(app), im.owner+"/"+r.id, im.clock.Now(), im.lockTTL)
+	lock, err := im.st.AcquireLock(ctx, store.ImportLock(app), im.owner+"/"+r.id, im.clock.Now(), im.lockTTL)
 	if err != nil {
 		return Result{}, fmt.Errorf("inbound: import %s: lock: %w", app, err)
 	}
@@ -383,7 +353,7 @@ func (im *Importer) RunOnce(ctx context.Context, app string, o Options) (Result,
 	}
 	r.finish(err)
 	if b, merr := json.Marshal(r.res); merr == nil {
-		if perr := im.st.PutState(rctx, LastKey(app), b); perr != nil {
+		if perr := im.st.PutState(rctx, store.LastImportKey(app), b); perr != nil {
 			im.log.Warn("cannot record the import result", "app", app, "err", perr)
 		}
 	}

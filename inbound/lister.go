@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/clock"
+	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/outbound"
 )
 
@@ -66,7 +67,7 @@ type TokenStore interface {
 
 // Limit returns a ClientOptions.Wait that takes one token per request from
 // the app's bucket in the store, the one outbound's reconcilers take from
-// ("app/<name>"), so that an import and the reconcilers of every replica
+// (store.AppBucket), so that an import and the reconcilers of every replica
 // share the app's rate limit. rate <= 0 means unlimited (nil is returned);
 // burst <= 0 means max(1, ceil(rate)).
 func Limit(st TokenStore, app string, rate float64, burst int, clk clock.Clock) func(context.Context) error {
@@ -79,7 +80,7 @@ func Limit(st TokenStore, app string, rate float64, burst int, clk clock.Clock) 
 	if clk == nil {
 		clk = clock.Wall
 	}
-	name := "app/" + app
+	name := store.AppBucket(app)
 	return func(ctx context.Context) error {
 		for {
 			d, err := st.TakeToken(ctx, name, rate, burst, clk.Now())

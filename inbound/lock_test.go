@@ -141,7 +141,7 @@ func TestLockRenewed(t *testing.T) {
 		})
 		e.clock.Advance(10 * time.Second)
 	}
-	if _, err := e.st.AcquireLock(e.ctx, LockName(testApp), "intruder", e.clock.Now(), time.Minute); !errors.Is(err, store.ErrLocked) {
+	if _, err := e.st.AcquireLock(e.ctx, store.ImportLock(testApp), "intruder", e.clock.Now(), time.Minute); !errors.Is(err, store.ErrLocked) {
 		t.Errorf("the lock was free during the run: %v", err)
 	}
 	close(bl.release)
@@ -196,7 +196,7 @@ func TestIdPClaimsImportedUser(t *testing.T) {
 	acc := e.seed("carol@example.com", "carol@example.com", "Carol Example")
 	e.importOnce(Options{})
 	cur := e.userByName("Carol@Example.com")
-	if cur == nil || cur.Origin != Origin(testApp) {
+	if cur == nil || cur.Origin != store.AppOrigin(testApp) {
 		t.Fatalf("imported user %+v", cur)
 	}
 
@@ -247,7 +247,7 @@ func TestLimitSharesTheAppBucket(t *testing.T) {
 	if err := wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d, err := st.TakeToken(ctx, "app/"+testApp, 1, 1, clock.Now()); err != nil || d <= 0 {
+	if d, err := st.TakeToken(ctx, store.AppBucket(testApp), 1, 1, clock.Now()); err != nil || d <= 0 {
 		t.Fatalf("the app's bucket still has a token (%v, %v): the limiter took from another", d, err)
 	}
 	done := make(chan error, 1)

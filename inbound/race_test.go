@@ -76,10 +76,10 @@ func TestChangesDuringImport(t *testing.T) {
 		t.Errorf("bob's link %+v", l)
 	}
 	es := byUser(e.reports(res.RunID))
-	if en := es["bob@example.com"]; en.Operation != OpConflict || !strings.Contains(en.Detail, "during the import") {
+	if en := es["bob@example.com"]; en.Operation != store.OpConflict || !strings.Contains(en.Detail, "during the import") {
 		t.Errorf("bob: %+v", en)
 	}
-	if en := es["dave@example.com"]; en.Status != StatusSkipped || !strings.Contains(en.Detail, "link changed") {
+	if en := es["dave@example.com"]; en.Status != store.ReportSkipped || !strings.Contains(en.Detail, "link changed") {
 		t.Errorf("dave: %+v", en)
 	}
 	if l := e.link("u-dave"); l.Hash != daveLink.Hash {
@@ -127,7 +127,7 @@ func TestManyChangesListTwice(t *testing.T) {
 // in a loop.
 func TestRunScheduleWhileLocked(t *testing.T) {
 	e := newEnv(t, openBolt, func(a *App, c *Config) { a.Interval, c.LockTTL = time.Hour, time.Minute })
-	held, err := e.st.AcquireLock(e.ctx, LockName(testApp), "replica-2", e.clock.Now(), time.Hour)
+	held, err := e.st.AcquireLock(e.ctx, store.ImportLock(testApp), "replica-2", e.clock.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

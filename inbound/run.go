@@ -90,10 +90,10 @@ func (r *run) execute(ctx context.Context) error {
 		}
 		switch {
 		case r.exceeded() && r.opts.Force:
-			r.reportSafeguard(ctx, StatusSkipped, "dry-run: a forced run would go past the safeguard: ")
+			r.reportSafeguard(ctx, store.ReportSkipped, "dry-run: a forced run would go past the safeguard: ")
 		case r.exceeded():
 			r.res.Stopped = true
-			r.reportSafeguard(ctx, StatusSkipped, "dry-run: a real run would stop before changing anything: ")
+			r.reportSafeguard(ctx, store.ReportSkipped, "dry-run: a real run would stop before changing anything: ")
 		}
 		return nil
 	case r.opts.Force:
@@ -102,7 +102,7 @@ func (r *run) execute(ctx context.Context) error {
 			return err
 		}
 		if r.exceeded() {
-			r.reportSafeguard(ctx, StatusSuccess, "forced past the safeguard: ")
+			r.reportSafeguard(ctx, store.ReportSuccess, "forced past the safeguard: ")
 		}
 		return nil
 	}
@@ -114,7 +114,7 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	if r.exceeded() {
 		r.res.Stopped = true
-		r.reportSafeguard(ctx, StatusFailure, "import stopped before changing anything: ")
+		r.reportSafeguard(ctx, store.ReportFailure, "import stopped before changing anything: ")
 		return nil
 	}
 	r.phase = "import"
@@ -292,12 +292,12 @@ func (r *run) reportSafeguard(ctx context.Context, status, prefix string) {
 	if len(r.named) > 0 {
 		detail += "; among them: " + strings.Join(r.named, ", ")
 	}
-	if status == StatusFailure {
+	if status == store.ReportFailure {
 		detail += "; check the app, then run the import with force to proceed"
 	}
 	r.im.log.Warn("import safeguard", "app", r.app.Name, "run", r.id, "status", status, "deprovisions", r.res.Deprovisions,
 		"population", r.res.Population, "percent", sg.MaxDeprovisionPercent)
-	r.append(ctx, store.ReportEntry{App: r.app.Name, Operation: OpSafeguard, Status: status, Detail: detail})
+	r.append(ctx, store.ReportEntry{App: r.app.Name, Operation: store.OpSafeguard, Status: status, Detail: detail})
 }
 
 // progress logs (and passes on) the pass's progress every so many

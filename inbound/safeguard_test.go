@@ -64,10 +64,10 @@ func TestMissingRemotely(t *testing.T) {
 		t.Errorf("queued %s", got)
 	}
 	es := byUser(e.reports(res.RunID))
-	if en := es["alice@example.com"]; en.Operation != OpMissing || en.Status != StatusSuccess || !strings.Contains(en.Detail, "creates it again") {
+	if en := es["alice@example.com"]; en.Operation != store.OpMissing || en.Status != store.ReportSuccess || !strings.Contains(en.Detail, "creates it again") {
 		t.Errorf("alice's entry %+v", en)
 	}
-	if en := es["carol@example.com"]; en.Operation != OpMissing || !strings.Contains(en.Detail, "nothing is re-created") {
+	if en := es["carol@example.com"]; en.Operation != store.OpMissing || !strings.Contains(en.Detail, "nothing is re-created") {
 		t.Errorf("carol's entry %+v", en)
 	}
 	if e.userByName("carol@example.com") == nil {
@@ -131,7 +131,7 @@ func TestSafeguard(t *testing.T) {
 		t.Errorf("a stopped run queued %d keys", n)
 	}
 	es := e.reports(res.RunID)
-	if len(es) != 1 || es[0].Operation != OpSafeguard || es[0].Status != StatusFailure {
+	if len(es) != 1 || es[0].Operation != store.OpSafeguard || es[0].Status != store.ReportFailure {
 		t.Fatalf("a stopped run reported %+v, want one safeguard entry", es)
 	}
 	for _, s := range []string{"3 unlinks or deprovisions", "2 missing remotely", "1 drifted to inactive", "10%", "user00@example.com", "force"} {
@@ -158,7 +158,7 @@ func TestSafeguard(t *testing.T) {
 	for _, en := range e.reports(res.RunID) {
 		ops[en.Operation] = en.Status
 	}
-	if ops[OpSafeguard] != StatusSuccess || ops[OpMissing] != StatusSuccess || ops[OpDrift] != StatusSkipped {
+	if ops[store.OpSafeguard] != store.ReportSuccess || ops[store.OpMissing] != store.ReportSuccess || ops[store.OpDrift] != store.ReportSkipped {
 		t.Errorf("forced run reported %v", ops)
 	}
 }
@@ -213,7 +213,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 		ls, _ := json.Marshal(e.links())
 		b.Write(ls)
 		fmt.Fprintf(&b, ";queue=%d", e.queueLen())
-		_, err := e.st.GetState(e.ctx, LastKey(testApp))
+		_, err := e.st.GetState(e.ctx, store.LastImportKey(testApp))
 		fmt.Fprintf(&b, ";last=%v", err)
 		return b.String()
 	}
@@ -231,11 +231,11 @@ func TestDryRunChangesNothing(t *testing.T) {
 	ops := map[string]bool{}
 	for _, en := range es {
 		ops[en.Operation] = true
-		if en.Status != StatusSkipped || !strings.HasPrefix(en.Detail, "dry-run: ") {
+		if en.Status != store.ReportSkipped || !strings.HasPrefix(en.Detail, "dry-run: ") {
 			t.Errorf("dry-run entry not marked: %+v", en)
 		}
 	}
-	for _, op := range []string{OpDrift, OpLink, OpImport, OpMissing, OpConflict, OpSafeguard} {
+	for _, op := range []string{store.OpDrift, store.OpLink, store.OpImport, store.OpMissing, store.OpConflict, store.OpSafeguard} {
 		if !ops[op] {
 			t.Errorf("the dry run did not report a %s", op)
 		}
@@ -245,7 +245,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if forced.Stopped {
 		t.Errorf("a forced dry run says the run would stop: %+v", forced)
 	}
-	if es := e.reports(forced.RunID); len(es) == 0 || es[len(es)-1].Operation != OpSafeguard || !strings.Contains(es[len(es)-1].Detail, "forced run would go past") {
+	if es := e.reports(forced.RunID); len(es) == 0 || es[len(es)-1].Operation != store.OpSafeguard || !strings.Contains(es[len(es)-1].Detail, "forced run would go past") {
 		t.Errorf("forced dry run's safeguard entry: %+v", es)
 	}
 	if after := snapshot(); after != before {

@@ -19,12 +19,6 @@ type HubReader interface {
 	GetLink(ctx context.Context, app string, kind store.Kind, hubID string) (*store.Link, error)
 }
 
-// Link statuses that tell an account's state (outbound writes them).
-const (
-	LinkActive      = "active"
-	LinkDeactivated = "deactivated"
-)
-
 // LoadUser builds the view of one hub user: its document and its groups.
 // A missing user is store.ErrNotFound. When apps is not empty, Accounts
 // is filled from the user's links in those apps.
@@ -71,9 +65,9 @@ func view(ctx context.Context, h HubReader, r *store.Resource, apps []string) (U
 				return UserView{}, fmt.Errorf("link %s/%s: %w", app, r.ID, err)
 			}
 			switch l.Status {
-			case LinkActive:
+			case store.LinkActive:
 				u.Accounts[app] = ActiveAccount
-			case LinkDeactivated:
+			case store.LinkDeactivated:
 				u.Accounts[app] = InactiveAccount
 			}
 		}

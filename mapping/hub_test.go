@@ -30,7 +30,7 @@ func TestLoadUserAndUsers(t *testing.T) {
 	if _, err := st.Apply(ctx, store.Write{Group: "g1", AddMembers: []string{"u1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutLink(ctx, store.Link{App: "bb", Kind: store.KindUser, HubID: "u1", RemoteID: "r1", Status: LinkDeactivated}); err != nil {
+	if err := st.PutLink(ctx, store.Link{App: "bb", Kind: store.KindUser, HubID: "u1", RemoteID: "r1", Status: store.LinkDeactivated}); err != nil {
 		t.Fatal(err)
 	}
 	u, err := LoadUser(ctx, st, "u1", "bb", "wiki")

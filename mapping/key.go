@@ -1,35 +1,10 @@
 package mapping
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
-
-// Queue keys: what a reconciler of an app is asked to converge.
-const (
-	userKeyPrefix  = "user:"
-	groupKeyPrefix = "group:"
-)
-
-// UserKey is the queue key of a hub user.
-func UserKey(id string) string { return userKeyPrefix + id }
-
-// GroupKey is the queue key of a hub group.
-func GroupKey(id string) string { return groupKeyPrefix + id }
-
-// ParseKey splits a queue key into the kind and id of the hub resource.
-func ParseKey(key string) (store.Kind, string, error) {
-	if id, ok := strings.CutPrefix(key, userKeyPrefix); ok && id != "" {
-		return store.KindUser, id, nil
-	}
-	if id, ok := strings.CutPrefix(key, groupKeyPrefix); ok && id != "" {
-		return store.KindGroup, id, nil
-	}
-	return "", "", fmt.Errorf("mapping: malformed queue key %q: want user:<id> or group:<id>", key)
-}
 
 // MarksForUser marks a user in every app. It does not evaluate the
 // policies: a change to a user (attributes, active, deletion) may bring
@@ -42,7 +17,7 @@ func (p *Policies) MarksForUser(userID string, due time.Time) []store.Mark {
 	}
 	marks := make([]store.Mark, 0, len(p.order))
 	for _, name := range p.order {
-		marks = append(marks, store.Mark{App: name, Key: UserKey(userID), Due: due})
+		marks = append(marks, store.Mark{App: name, Key: store.UserKey(userID), Due: due})
 	}
 	return marks
 }
@@ -67,12 +42,12 @@ func (p *Policies) MarksForMembership(groupID, groupName string, members []strin
 					continue
 				}
 				seen[m] = true
-				marks = append(marks, store.Mark{App: name, Key: UserKey(m), Due: due})
+				marks = append(marks, store.Mark{App: name, Key: store.UserKey(m), Due: due})
 			}
 		}
 		if a.pushes {
 			if _, ok := a.pushedName(groupID, groupName); ok {
-				marks = append(marks, store.Mark{App: name, Key: GroupKey(groupID), Due: due})
+				marks = append(marks, store.Mark{App: name, Key: store.GroupKey(groupID), Due: due})
 			}
 		}
 	}
@@ -94,7 +69,7 @@ func (p *Policies) MarksForGroup(groupID, groupName string, due time.Time) []sto
 			continue
 		}
 		if _, ok := a.pushedName(groupID, groupName); ok {
-			marks = append(marks, store.Mark{App: name, Key: GroupKey(groupID), Due: due})
+			marks = append(marks, store.Mark{App: name, Key: store.GroupKey(groupID), Due: due})
 		}
 	}
 	return marks

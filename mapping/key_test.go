@@ -9,31 +9,6 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
-func TestKeys(t *testing.T) {
-	if UserKey("u-1") != "user:u-1" || GroupKey("g:1") != "group:g:1" {
-		t.Fatalf("keys: %q %q", UserKey("u-1"), GroupKey("g:1"))
-	}
-	for key, want := range map[string]struct {
-		kind store.Kind
-		id   string
-	}{
-		"user:u-1":       {store.KindUser, "u-1"},
-		"group:g:1":      {store.KindGroup, "g:1"},
-		UserKey("a b"):   {store.KindUser, "a b"},
-		GroupKey("x:y:"): {store.KindGroup, "x:y:"},
-	} {
-		kind, id, err := ParseKey(key)
-		if err != nil || kind != want.kind || id != want.id {
-			t.Errorf("ParseKey(%q) = %q, %q, %v; want %q, %q", key, kind, id, err, want.kind, want.id)
-		}
-	}
-	for _, bad := range []string{"", "user:", "group:", "User:u1", "member:u1", "u1"} {
-		if _, _, err := ParseKey(bad); err == nil {
-			t.Errorf("ParseKey(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestMarks(t *testing.T) {
 	due := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	bb := newApp("bitbucket", config.AppTypeAtlassian)

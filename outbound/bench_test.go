@@ -62,7 +62,7 @@ func (e *benchEnv) sync(b *testing.B, r *Runner) time.Duration {
 	marks := make([]store.Mark, len(e.ids))
 	now := time.Now()
 	for i, id := range e.ids {
-		marks[i] = store.Mark{App: testApp, Key: UserKey(id), Due: now}
+		marks[i] = store.Mark{App: testApp, Key: store.UserKey(id), Due: now}
 	}
 	start := time.Now()
 	if err := e.st.Enqueue(ctx, marks...); err != nil {

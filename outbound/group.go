@@ -95,9 +95,9 @@ func memberID(l *store.Link) string {
 		return ""
 	}
 	switch l.Status {
-	case LinkActive:
+	case store.LinkActive:
 		return l.RemoteID
-	case LinkParked:
+	case store.LinkParked:
 		if last, _ := lastApplied(l); last["active"] != false {
 			return l.RemoteID
 		}
@@ -137,7 +137,7 @@ func (j *job) groupReason() string {
 func (j *job) deleteGroup() error {
 	l := j.link
 	if l == nil {
-		j.result = "skipped"
+		j.result = resultSkipped
 		return nil
 	}
 	last, _ := lastGroupState(l)
@@ -147,7 +147,7 @@ func (j *job) deleteGroup() error {
 		}
 	}
 	if l.RemoteID == "" { // a parked create: nothing remote to undo
-		j.result = "skipped"
+		j.result = resultSkipped
 		return j.dropLink()
 	}
 	if err := j.deleteRemoteGroup(l.RemoteID, last.Name, j.g.Reason); err != nil {
@@ -159,7 +159,7 @@ func (j *job) deleteGroup() error {
 // deleteRemoteGroup deletes one remote group (gone already is fine) and
 // reports it.
 func (j *job) deleteRemoteGroup(remoteID, name, why string) error {
-	j.op = OpGroupDelete
+	j.op = store.OpGroupDelete
 	err := j.a.target.DeleteGroup(j.ctx, remoteID)
 	detail := fmt.Sprintf("deleted group %q (%s)", name, remoteID)
 	switch {
@@ -173,7 +173,7 @@ func (j *job) deleteRemoteGroup(remoteID, name, why string) error {
 	if why != "" {
 		detail += ": " + why
 	}
-	j.report(OpGroupDelete, ReportSuccess, nil, detail)
+	j.report(store.OpGroupDelete, store.ReportSuccess, nil, detail)
 	return nil
 }
 
@@ -207,8 +207,8 @@ func (j *job) convergeLinkedGroup(l *store.Link, want []string) (done bool, err 
 	last, trusted := lastGroupState(l)
 	applied := j.capMembers(want, last.Members)
 	if trusted && l.AppliedHash == applied.hash() {
-		j.result = "skipped"
-		if l.Status == LinkParked { // converged after all: lift the park
+		j.result = resultSkipped
+		if l.Status == store.LinkParked { // converged after all: lift the park
 			return true, j.saveGroupLink(l.RemoteID, applied, l.Hash)
 		}
 		return true, nil
@@ -229,7 +229,7 @@ func (j *job) convergeLinkedGroup(l *store.Link, want []string) (done bool, err 
 		if !j.a.target.RenamesGroups() {
 			return true, j.replaceGroup(l.RemoteID, last, applied)
 		}
-		j.op = OpGroupUpdate
+		j.op = store.OpGroupUpdate
 		rg, err := j.a.target.RenameGroup(j.ctx, l.RemoteID, applied.Name)
 		if err != nil {
 			return false, err
@@ -241,7 +241,7 @@ func (j *job) convergeLinkedGroup(l *store.Link, want []string) (done bool, err 
 		if err := j.saveGroupLink(l.RemoteID, last, hash); err != nil {
 			return true, err
 		}
-		j.report(OpGroupUpdate, ReportSuccess, []attrChange{{Attr: "displayName", Old: old, New: applied.Name}}, fmt.Sprintf("renamed group %q to %q", old, applied.Name)+j.groupReason())
+		j.report(store.OpGroupUpdate, store.ReportSuccess, []attrChange{{Attr: "displayName", Old: old, New: applied.Name}}, fmt.Sprintf("renamed group %q to %q", old, applied.Name)+j.groupReason())
 	}
 	if err := j.applyMembers(l.RemoteID, &last, applied.Members, &hash); err != nil {
 		return statusOf(err) != http.StatusNotFound, err
@@ -266,7 +266,7 @@ func (j *job) createGroup(applied groupState) error {
 	if adopted {
 		detail = fmt.Sprintf("adopted existing group %q (%s) holding %d members", rg.DisplayName, rg.ID, len(cur.Members))
 	}
-	j.report(OpGroupCreate, ReportSuccess, nil, detail+j.groupReason())
+	j.report(store.OpGroupCreate, store.ReportSuccess, nil, detail+j.groupReason())
 	if err := j.applyMembers(rg.ID, &cur, applied.Members, &hash); err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (j *job) replaceGroup(oldID string, last, applied groupState) error {
 		// The target found the linked group under the new name: the
 		// names differ in case only, which it cannot change.
 		last.Name = applied.Name
-		j.report(OpGroupUpdate, ReportSkipped, []attrChange{{Attr: "displayName", Old: rg.DisplayName, New: applied.Name}},
+		j.report(store.OpGroupUpdate, store.ReportSkipped, []attrChange{{Attr: "displayName", Old: rg.DisplayName, New: applied.Name}},
 			fmt.Sprintf("group %q keeps its name: the target cannot change the case of a group name", rg.DisplayName)+j.groupReason())
 		hash := j.groupHash(rg, j.link.Hash)
 		if err := j.applyMembers(oldID, &last, applied.Members, &hash); err != nil {
@@ -309,7 +309,7 @@ func (j *job) replaceGroup(oldID string, last, applied groupState) error {
 	if err := j.saveGroupLink(rg.ID, cur, hash); err != nil {
 		return err
 	}
-	j.report(OpGroupCreate, ReportSuccess, []attrChange{{Attr: "displayName", Old: replaced.Name, New: applied.Name}},
+	j.report(store.OpGroupCreate, store.ReportSuccess, []attrChange{{Attr: "displayName", Old: replaced.Name, New: applied.Name}},
 		fmt.Sprintf("created group %q (%s) to replace %q (%s): the target does not rename groups", applied.Name, rg.ID, replaced.Name, replaced.ID)+j.groupReason())
 	if err := j.applyMembers(rg.ID, &cur, applied.Members, &hash); err != nil {
 		return err
@@ -338,7 +338,7 @@ func (j *job) finishReplace(remoteID string, st groupState, hash string) error {
 // creates it; a 409 on create is searched again. except names a remote
 // group of this hub group that may be found (the one being renamed).
 func (j *job) obtainGroup(name, except string) (*RemoteGroup, bool, error) {
-	j.op = OpGroupCreate
+	j.op = store.OpGroupCreate
 	rg, err := j.a.target.FindGroup(j.ctx, name)
 	if err != nil {
 		return nil, false, err
@@ -403,7 +403,7 @@ func (j *job) applyMembers(remoteID string, st *groupState, want []string, hash 
 	if len(add)+len(remove) == 0 {
 		return nil
 	}
-	j.op = OpGroupMembers
+	j.op = store.OpGroupMembers
 	has := make(map[string]bool, len(st.Members)+len(add))
 	for _, id := range st.Members {
 		has[id] = true
@@ -451,7 +451,7 @@ func (j *job) applyMembers(remoteID string, st *groupState, want []string, hash 
 	if len(add) > maxReportedMembers || len(remove) > maxReportedMembers {
 		detail += fmt.Sprintf(" (the first %d ids of each are listed)", maxReportedMembers)
 	}
-	j.report(OpGroupMembers, ReportSuccess, []attrChange{{Attr: "members", Old: reportedIDs(remove), New: reportedIDs(add)}}, detail+j.groupReason())
+	j.report(store.OpGroupMembers, store.ReportSuccess, []attrChange{{Attr: "members", Old: reportedIDs(remove), New: reportedIDs(add)}}, detail+j.groupReason())
 	return nil
 }
 
@@ -516,7 +516,7 @@ func (j *job) reportOverflow(err error) {
 	if err != nil || j.overflow == 0 {
 		return
 	}
-	j.report(OpGroupMembers, ReportFailure, nil, fmt.Sprintf("group %q: %d desired members left out: a group holds at most %d", j.g.Name, j.overflow, j.a.maxMembers)+j.groupReason())
+	j.report(store.OpGroupMembers, store.ReportFailure, nil, fmt.Sprintf("group %q: %d desired members left out: a group holds at most %d", j.g.Name, j.overflow, j.a.maxMembers)+j.groupReason())
 }
 
 // saveGroupLink records st as what the remote group holds.
@@ -528,7 +528,7 @@ func (j *job) saveGroupLink(remoteID string, st groupState, remoteHash string) e
 	}
 	l := store.Link{
 		App: j.a.name, Kind: store.KindGroup, HubID: j.hubID, RemoteID: remoteID,
-		Hash: remoteHash, State: state, AppliedHash: st.hash(), AppliedAt: j.r.clock.Now(), Status: LinkActive,
+		Hash: remoteHash, State: state, AppliedHash: st.hash(), AppliedAt: j.r.clock.Now(), Status: store.LinkActive,
 	}
 	if j.overflow > 0 {
 		l.Error = fmt.Sprintf("%d desired members left out: a group holds at most %d", j.overflow, j.a.maxMembers)

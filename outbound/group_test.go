@@ -70,7 +70,7 @@ func (h *harness) seedLinked(from, to int) {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		if err := h.st.PutLink(context.Background(), store.Link{App: testApp, Kind: store.KindUser, HubID: id, RemoteID: u.ID, Status: LinkActive, AppliedAt: t0}); err != nil {
+		if err := h.st.PutLink(context.Background(), store.Link{App: testApp, Kind: store.KindUser, HubID: id, RemoteID: u.ID, Status: store.LinkActive, AppliedAt: t0}); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -102,7 +102,7 @@ func (h *harness) remoteIDs(hubIDs ...string) []string {
 func (h *harness) markGroup(ids ...string) {
 	h.t.Helper()
 	for _, id := range ids {
-		if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: GroupKey(id), Due: h.clk.Now()}); err != nil {
+		if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: store.GroupKey(id), Due: h.clk.Now()}); err != nil {
 			h.t.Fatal(err)
 		}
 	}
@@ -221,18 +221,18 @@ func TestGroupCreatedWithMembers(t *testing.T) {
 			t.Errorf("remote group = %+v", g)
 		}
 		l := h.groupLink("g1")
-		if l.RemoteID != g.ID || l.Status != LinkActive || l.Kind != store.KindGroup || l.Hash == "" || !l.AppliedAt.Equal(t0) {
+		if l.RemoteID != g.ID || l.Status != store.LinkActive || l.Kind != store.KindGroup || l.Hash == "" || !l.AppliedAt.Equal(t0) {
 			t.Errorf("link = %+v", l)
 		}
 		if st := h.groupState("g1"); st.Name != "Engineering" || !slices.Equal(st.Members, want) || st.Replaces != nil {
 			t.Errorf("link state = %+v", st)
 		}
-		creates, members := h.reportsOf(OpGroupCreate), h.reportsOf(OpGroupMembers)
-		if len(creates) != 1 || creates[0].Status != ReportSuccess || creates[0].HTTPStatus != 201 || creates[0].ResourceType != "Group" ||
+		creates, members := h.reportsOf(store.OpGroupCreate), h.reportsOf(store.OpGroupMembers)
+		if len(creates) != 1 || creates[0].Status != store.ReportSuccess || creates[0].HTTPStatus != 201 || creates[0].ResourceType != "Group" ||
 			creates[0].ResourceID != "g1" || !strings.Contains(creates[0].Detail, "pushed by policy engineers") {
 			t.Errorf("create reports = %+v", creates)
 		}
-		if len(members) != 1 || members[0].Status != ReportSuccess || members[0].HTTPStatus != 200 || len(members[0].Changes) != 1 ||
+		if len(members) != 1 || members[0].Status != store.ReportSuccess || members[0].HTTPStatus != 200 || len(members[0].Changes) != 1 ||
 			fmt.Sprint(members[0].Changes[0].New) != fmt.Sprint(want) || !strings.Contains(members[0].Detail, "added 2 and removed 0") {
 			t.Errorf("members reports = %+v", members)
 		}
@@ -273,7 +273,7 @@ func TestGroupMemberChangeIsOnePatchOfTheChange(t *testing.T) {
 			t.Errorf("remote members = %v, want %v", got, want)
 		}
 		e := h.lastReport()
-		if e.Operation != OpGroupMembers || e.Status != ReportSuccess || fmt.Sprint(e.Changes[0].Old) != fmt.Sprint([]string{h.remoteID("h1")}) ||
+		if e.Operation != store.OpGroupMembers || e.Status != store.ReportSuccess || fmt.Sprint(e.Changes[0].Old) != fmt.Sprint([]string{h.remoteID("h1")}) ||
 			fmt.Sprint(e.Changes[0].New) != fmt.Sprint([]string{h.remoteID("h3")}) {
 			t.Errorf("report = %+v", e)
 		}
@@ -317,7 +317,7 @@ func TestGroupRenameOnAtlassianReplacesTheGroup(t *testing.T) {
 		if want := []string{"group-create/success", "group-members/success", "group-delete/success"}; !slices.Equal(ops, want) {
 			t.Errorf("reports = %v, want %v", ops, want)
 		}
-		if e := h.reportsOf(OpGroupDelete)[0]; !strings.Contains(e.Detail, `replaced by "Platform"`) {
+		if e := h.reportsOf(store.OpGroupDelete)[0]; !strings.Contains(e.Detail, `replaced by "Platform"`) {
 			t.Errorf("delete report = %+v", e)
 		}
 		n = h.rec.count()
@@ -348,7 +348,7 @@ func TestGroupRenameResumesAfterAFailedDelete(t *testing.T) {
 	if l, st := h.groupLink("g1"), h.groupState("g1"); l.RemoteID == old.ID || st.Replaces == nil || st.Replaces.ID != old.ID || st.Name != "Platform" {
 		t.Fatalf("after the failed delete: link = %+v, state = %+v; want the new group linked and the old one pending", l, st)
 	}
-	if e := h.lastReport(); e.Operation != OpGroupDelete || e.Status != ReportFailure {
+	if e := h.lastReport(); e.Operation != store.OpGroupDelete || e.Status != store.ReportFailure {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 1 {
@@ -437,7 +437,7 @@ func TestGroupRenameOnSCIMProfilePatchesDisplayName(t *testing.T) {
 	if st := h.groupState("g1"); st.Name != "Platform" || h.groupLink("g1").RemoteID != h.simGroup("Engineering").ID {
 		t.Errorf("state = %+v", st)
 	}
-	if e := h.reportsOf(OpGroupUpdate); len(e) != 1 || e[0].Changes[0].Attr != "displayName" || e[0].Changes[0].New != "Platform" {
+	if e := h.reportsOf(store.OpGroupUpdate); len(e) != 1 || e[0].Changes[0].Attr != "displayName" || e[0].Changes[0].New != "Platform" {
 		t.Errorf("update reports = %+v", e)
 	}
 }
@@ -462,7 +462,7 @@ func TestGroupGoneFromHubIsDeletedRemotely(t *testing.T) {
 		if _, err := h.st.GetLink(context.Background(), testApp, store.KindGroup, "g1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("group link: %v, want none", err)
 		}
-		if e := h.lastReport(); e.Operation != OpGroupDelete || e.Status != ReportSuccess || e.HTTPStatus != 204 || !strings.Contains(e.Detail, "group deleted from the hub") {
+		if e := h.lastReport(); e.Operation != store.OpGroupDelete || e.Status != store.ReportSuccess || e.HTTPStatus != 204 || !strings.Contains(e.Detail, "group deleted from the hub") {
 			t.Errorf("report = %+v", e)
 		}
 		if _, ok := h.sim.UserByUserName(userName(1)); !ok {
@@ -493,7 +493,7 @@ func TestUserCreatedAfterTheGroupIsAddedOnceItsAccountExists(t *testing.T) {
 		d.Groups = []string{"g1"}
 		h.src.set("h2", d)
 		h.sync("h2")
-		if e := h.lastReport(); e.Operation != OpCreate || e.Status != ReportSuccess {
+		if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSuccess {
 			t.Fatalf("report = %+v", e)
 		}
 		if n := h.queueLen(); n != 1 {
@@ -563,7 +563,7 @@ func TestDeprovisionedUserLeavesTheGroup(t *testing.T) {
 	h.src.update("h1", func(d *Desired) { d.Present, d.Reason = false, "no policy matches" })
 	h.src.setGroup("g1", withMembers(engineering, "h2"))
 	h.sync("h1")
-	if l := h.link("h1"); l.Status != LinkDeactivated {
+	if l := h.link("h1"); l.Status != store.LinkDeactivated {
 		t.Fatalf("link = %+v", l)
 	}
 	if n := h.queueLen(); n != 1 {
@@ -610,7 +610,7 @@ func TestGroupsSwitchedOffAreSkipped(t *testing.T) {
 		t.Errorf("calls for a group of an app that does not push groups: %v", methods(h.rec.since(n)))
 	}
 	e := h.lastReport()
-	if e.Operation != OpReconcile || e.Status != ReportSkipped || e.ResourceType != "Group" || !strings.Contains(e.Detail, "switched off") {
+	if e.Operation != store.OpReconcile || e.Status != store.ReportSkipped || e.ResourceType != "Group" || !strings.Contains(e.Detail, "switched off") {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 0 {
@@ -659,7 +659,7 @@ func TestGroupMembershipIsPatchedInChunks(t *testing.T) {
 	if got, want := memberIDsOf(h.simGroup("Engineering")), h.remoteIDs(hubIDs(151, 240)...); !slices.Equal(got, want) {
 		t.Errorf("remote members: %d, want %d", len(got), len(want))
 	}
-	if e := h.lastReport(); e.Operation != OpGroupMembers || len(e.Changes[0].Old.([]any)) != maxReportedMembers ||
+	if e := h.lastReport(); e.Operation != store.OpGroupMembers || len(e.Changes[0].Old.([]any)) != maxReportedMembers ||
 		!strings.Contains(e.Detail, "added 10 and removed 150 members in 2 requests") {
 		t.Errorf("report = %+v", e)
 	}
@@ -707,10 +707,10 @@ func TestGroupMemberCapLeavesTheExcessOutAndReportsIt(t *testing.T) {
 		t.Fatalf("applied members %v", first)
 	}
 	e := h.lastReport()
-	if e.Operation != OpGroupMembers || e.Status != ReportFailure || !strings.Contains(e.Detail, "2 desired members left out") {
+	if e.Operation != store.OpGroupMembers || e.Status != store.ReportFailure || !strings.Contains(e.Detail, "2 desired members left out") {
 		t.Errorf("report = %+v", e)
 	}
-	if l := h.groupLink("g1"); l.Status != LinkActive || !strings.Contains(l.Error, "at most 3") {
+	if l := h.groupLink("g1"); l.Status != store.LinkActive || !strings.Contains(l.Error, "at most 3") {
 		t.Errorf("link = %+v", l)
 	}
 	// A sixth member changes nothing: the members in place keep their seats.
@@ -748,7 +748,7 @@ func TestGroupAdoptsExistingGroupByName(t *testing.T) {
 	if l := h.groupLink("g1"); l.RemoteID != seeded.ID {
 		t.Errorf("link = %+v", l)
 	}
-	if e := h.reportsOf(OpGroupCreate); len(e) != 1 || !strings.Contains(e[0].Detail, "adopted existing group") {
+	if e := h.reportsOf(store.OpGroupCreate); len(e) != 1 || !strings.Contains(e[0].Detail, "adopted existing group") {
 		t.Errorf("create reports = %+v", e)
 	}
 }
@@ -763,10 +763,10 @@ func TestGroupOfAnotherOwnerIsAConflict(t *testing.T) {
 	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET"}) {
 		t.Errorf("calls = %v", got)
 	}
-	if l := h.groupLink("g1"); l.Status != LinkParked || l.RemoteID != "" || !strings.Contains(l.Error, "okta-00g1") {
+	if l := h.groupLink("g1"); l.Status != store.LinkParked || l.RemoteID != "" || !strings.Contains(l.Error, "okta-00g1") {
 		t.Errorf("link = %+v", l)
 	}
-	if e := h.lastReport(); e.Operation != OpConflict || e.Status != ReportFailure {
+	if e := h.lastReport(); e.Operation != store.OpConflict || e.Status != store.ReportFailure {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 0 {
@@ -790,7 +790,7 @@ func TestGroupCreateConflicts(t *testing.T) {
 		if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "POST", "GET"}) {
 			t.Errorf("calls = %v", got)
 		}
-		if l := h.groupLink("g1"); l.Status != LinkActive || l.RemoteID != h.simGroup("Engineering").ID {
+		if l := h.groupLink("g1"); l.Status != store.LinkActive || l.RemoteID != h.simGroup("Engineering").ID {
 			t.Errorf("link = %+v", l)
 		}
 	})
@@ -804,10 +804,10 @@ func TestGroupCreateConflicts(t *testing.T) {
 			return nil
 		})
 		h.syncGroup("g1")
-		if l := h.groupLink("g1"); l.Status != LinkParked || !strings.Contains(l.Error, "taken in the organisation") {
+		if l := h.groupLink("g1"); l.Status != store.LinkParked || !strings.Contains(l.Error, "taken in the organisation") {
 			t.Errorf("link = %+v", l)
 		}
-		if e := h.lastReport(); e.Operation != OpConflict || e.HTTPStatus != 409 {
+		if e := h.lastReport(); e.Operation != store.OpConflict || e.HTTPStatus != 409 {
 			t.Errorf("report = %+v", e)
 		}
 	})
@@ -857,7 +857,7 @@ func TestGroupLinkWithoutAppliedStateAsksTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As an importer links a group: no state the reconciler vouches for.
-	if err := h.st.PutLink(context.Background(), store.Link{App: testApp, Kind: store.KindGroup, HubID: "g1", RemoteID: g.ID, Status: LinkActive}); err != nil {
+	if err := h.st.PutLink(context.Background(), store.Link{App: testApp, Kind: store.KindGroup, HubID: "g1", RemoteID: g.ID, Status: store.LinkActive}); err != nil {
 		t.Fatal(err)
 	}
 	h.src.setGroup("g1", withMembers(engineering, "h1", "h2"))
@@ -985,12 +985,12 @@ func TestMemberIDNeedsAnActiveAccount(t *testing.T) {
 		want string
 	}{
 		{"no link", nil, ""},
-		{"active", &store.Link{RemoteID: "r1", Status: LinkActive}, "r1"},
-		{"deactivated", &store.Link{RemoteID: "r1", Status: LinkDeactivated}, ""},
+		{"active", &store.Link{RemoteID: "r1", Status: store.LinkActive}, "r1"},
+		{"deactivated", &store.Link{RemoteID: "r1", Status: store.LinkDeactivated}, ""},
 		// An update the target refused keeps the account a member.
-		{"parked active", &store.Link{RemoteID: "r1", Status: LinkParked, State: state(true)}, "r1"},
-		{"parked inactive", &store.Link{RemoteID: "r1", Status: LinkParked, State: state(false)}, ""},
-		{"parked create", &store.Link{Status: LinkParked}, ""},
+		{"parked active", &store.Link{RemoteID: "r1", Status: store.LinkParked, State: state(true)}, "r1"},
+		{"parked inactive", &store.Link{RemoteID: "r1", Status: store.LinkParked, State: state(false)}, ""},
+		{"parked create", &store.Link{Status: store.LinkParked}, ""},
 	} {
 		if got := memberID(tc.l); got != tc.want {
 			t.Errorf("%s: memberID = %q, want %q", tc.name, got, tc.want)
@@ -1020,7 +1020,7 @@ func TestGroupCaseOnlyRenameOnAtlassianKeepsTheGroup(t *testing.T) {
 	if st := h.groupState("g1"); st.Name != "ENGINEERING" || h.groupLink("g1").RemoteID != id {
 		t.Errorf("state = %+v", st)
 	}
-	if e := h.lastReport(); e.Operation != OpGroupUpdate || e.Status != ReportSkipped {
+	if e := h.lastReport(); e.Operation != store.OpGroupUpdate || e.Status != store.ReportSkipped {
 		t.Errorf("report = %+v", e)
 	}
 	n = h.rec.count()

@@ -377,7 +377,7 @@ func (h *harness) setToken(tok string) { h.token.Store(&tok) }
 func (h *harness) mark(ids ...string) {
 	h.t.Helper()
 	for _, id := range ids {
-		if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: UserKey(id), Due: h.clk.Now()}); err != nil {
+		if err := h.st.Enqueue(context.Background(), store.Mark{App: testApp, Key: store.UserKey(id), Due: h.clk.Now()}); err != nil {
 			h.t.Fatal(err)
 		}
 	}

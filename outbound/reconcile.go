@@ -71,56 +71,10 @@ type Store interface {
 
 var _ Store = store.Store(nil)
 
-// UserKey is the queue key of a hub user.
-func UserKey(hubID string) string { return userKeyPrefix + hubID }
-
-// GroupKey is the queue key of a hub group.
-func GroupKey(hubID string) string { return groupKeyPrefix + hubID }
-
-const (
-	userKeyPrefix  = "user:"
-	groupKeyPrefix = "group:"
-)
-
 // Deprovisioning actions for an account that should no longer be present.
 const (
 	DeprovisionDeactivate = "deactivate" // PATCH active false: reversible (default)
 	DeprovisionDelete     = "delete"     // DELETE: the SCIM record is gone for good
-)
-
-// Link statuses written by the reconciler.
-const (
-	LinkActive      = "active"
-	LinkDeactivated = "deactivated"
-	// LinkParked: the last attempt failed in a way retrying cannot fix
-	// (a 4xx, a conflict); Error says why. A parked link with no RemoteID
-	// records a failure to create or adopt.
-	LinkParked = "parked"
-)
-
-// Report operations and statuses.
-const (
-	OpCreate     = "create"
-	OpUpdate     = "update"
-	OpDeactivate = "deactivate"
-	OpReactivate = "reactivate"
-	OpDelete     = "delete"
-	OpAdopt      = "adopt"
-	OpConflict   = "conflict"
-	// Group operations: a group created or adopted (also the new group of
-	// a rename on a target that cannot rename), renamed in place, deleted,
-	// and its membership changed.
-	OpGroupCreate  = "group-create"
-	OpGroupUpdate  = "group-update"
-	OpGroupDelete  = "group-delete"
-	OpGroupMembers = "group-members"
-	// OpReconcile: a failure before any remote call (desired state, store),
-	// or a queue key the reconciler does not handle.
-	OpReconcile = "reconcile"
-
-	ReportSuccess = "success"
-	ReportFailure = "failure"
-	ReportSkipped = "skipped"
 )
 
 // Runner defaults.
@@ -521,7 +475,7 @@ func (r *Runner) wait(ctx context.Context, a *app) error {
 			return &leaseError{}
 		}
 		if a.rate > 0 {
-			d, err := r.store.TakeToken(ctx, "app/"+a.name, a.rate, a.burst, now)
+			d, err := r.store.TakeToken(ctx, store.AppBucket(a.name), a.rate, a.burst, now)
 			if err != nil {
 				return fmt.Errorf("rate limit: %w", err)
 			}
@@ -558,29 +512,36 @@ type job struct {
 	overflow int          // desired members left out by the app's cap
 
 	op        string // the operation being attempted, for failure reports
-	result    string // metric label of a success: done or skipped
+	result    string // metric label of a success: resultDone or resultSkipped
 	contacted bool   // a remote call succeeded
 	note      statusNote
 }
 
+// Results of a key worked without a failure, as the reconciles metric
+// labels them (failures are labelled by their class).
+const (
+	resultDone    = "done"
+	resultSkipped = "skipped"
+)
+
 func (r *Runner) process(ctx context.Context, a *app, c store.Claim) {
-	j := &job{r: r, a: a, c: c, key: c.Key, op: OpReconcile, result: "done"}
+	j := &job{r: r, a: a, c: c, key: c.Key, op: store.OpReconcile, result: resultDone}
 	j.ctx = withStatusNote(withClaim(ctx, &c), &j.note)
-	prefix, id, _ := strings.Cut(c.Key, ":")
+	kind, id, err := store.ParseKey(c.Key)
 	switch {
-	case id != "" && prefix+":" == userKeyPrefix:
+	case err == nil && kind == store.KindUser:
 		j.kind, j.hubID = store.KindUser, id
 		r.finish(ctx, j, j.reconcileUser())
-	case id != "" && prefix+":" == groupKeyPrefix && a.groups:
+	case err == nil && kind == store.KindGroup && a.groups:
 		j.kind, j.hubID = store.KindGroup, id
 		r.finish(ctx, j, j.reconcileGroup())
-	case id != "" && prefix+":" == groupKeyPrefix:
+	case err == nil && kind == store.KindGroup:
 		j.kind, j.hubID = store.KindGroup, id
-		j.report(OpReconcile, ReportSkipped, nil, fmt.Sprintf("group push is switched off for this app (actions.groups): queue key %q ignored", c.Key))
-		r.ack(ctx, j, "skipped")
+		j.report(store.OpReconcile, store.ReportSkipped, nil, fmt.Sprintf("group push is switched off for this app (actions.groups): queue key %q ignored", c.Key))
+		r.ack(ctx, j, resultSkipped)
 	default:
-		j.report(OpReconcile, ReportSkipped, nil, fmt.Sprintf("unsupported queue key %q: ignored", c.Key))
-		r.ack(ctx, j, "skipped")
+		j.report(store.OpReconcile, store.ReportSkipped, nil, fmt.Sprintf("unsupported queue key %q: ignored", c.Key))
+		r.ack(ctx, j, resultSkipped)
 	}
 }
 
@@ -653,7 +614,7 @@ func (j *job) markGroups() error {
 	marks := make([]store.Mark, 0, len(j.d.Groups))
 	for _, g := range j.d.Groups {
 		if g != "" {
-			marks = append(marks, store.Mark{App: j.a.name, Key: GroupKey(g), Due: due})
+			marks = append(marks, store.Mark{App: j.a.name, Key: store.GroupKey(g), Due: due})
 		}
 	}
 	if err := j.r.store.Enqueue(j.ctx, marks...); err != nil {
@@ -665,9 +626,9 @@ func (j *job) markGroups() error {
 // converge brings a present account to the desired state.
 func (j *job) converge() error {
 	if j.d.Protected && !j.d.Active {
-		j.report(OpDeactivate, ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
+		j.report(store.OpDeactivate, store.ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
 		if j.link == nil || j.link.RemoteID == "" {
-			j.result = "skipped"
+			j.result = resultSkipped
 			return nil
 		}
 		j.d.Active = j.lastActive()
@@ -679,8 +640,8 @@ func (j *job) converge() error {
 	if l := j.link; l != nil && l.RemoteID != "" {
 		last, trusted := lastApplied(l)
 		if trusted && l.AppliedHash == hashAttrs(applied) {
-			j.result = "skipped"
-			if l.Status == LinkParked { // converged after all: lift the park
+			j.result = resultSkipped
+			if l.Status == store.LinkParked { // converged after all: lift the park
 				return j.saveLink(l.RemoteID, applied, l.Hash)
 			}
 			return nil
@@ -719,7 +680,7 @@ func (j *job) update(remoteID string, last, applied map[string]any) error {
 	if err := j.saveLink(remoteID, applied, j.remoteHashOf(ru)); err != nil {
 		return err
 	}
-	j.report(j.op, ReportSuccess, changes, j.d.Reason)
+	j.report(j.op, store.ReportSuccess, changes, j.d.Reason)
 	return nil
 }
 
@@ -747,7 +708,7 @@ func (j *job) apply(remoteID string, last, applied map[string]any, changes []att
 // to the 409 (one call on Atlassian instead of two, for every new
 // account); when no account is to be created it is FindUser.
 func (j *job) create(applied map[string]any) error {
-	j.op = OpCreate
+	j.op = store.OpCreate
 	ext, _ := applied["externalId"].(string)
 	find := j.a.target.FindUser
 	if j.d.Active && j.a.actions.Create {
@@ -762,8 +723,8 @@ func (j *job) create(applied map[string]any) error {
 		return j.adopt(ru, applied)
 	}
 	if !j.d.Active {
-		j.report(OpCreate, ReportSkipped, nil, "desired inactive: no account is created"+j.reason())
-		j.result = "skipped"
+		j.report(store.OpCreate, store.ReportSkipped, nil, "desired inactive: no account is created"+j.reason())
+		j.result = resultSkipped
 		return nil
 	}
 	if !j.a.actions.Create {
@@ -788,14 +749,14 @@ func (j *job) create(applied map[string]any) error {
 	if err := j.saveLink(ru.ID, applied, j.r.hash(ru.Attributes)); err != nil {
 		return err
 	}
-	j.report(OpCreate, ReportSuccess, nil, j.d.Reason)
+	j.report(store.OpCreate, store.ReportSuccess, nil, j.d.Reason)
 	return nil
 }
 
 // adopt links an existing account, when it is ours or nobody's, and
 // brings it to the desired state.
 func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
-	j.op = OpAdopt
+	j.op = store.OpAdopt
 	ext, _ := applied["externalId"].(string)
 	if ru.ExternalID != "" && ru.ExternalID != ext {
 		return &conflictError{detail: fmt.Sprintf("account %s (userName %q) belongs to externalId %q, not %q", ru.ID, ru.UserName, ru.ExternalID, ext)}
@@ -816,7 +777,7 @@ func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
 	changes := diffAttrs(current, applied)
 	hash := j.r.hash(ru.Attributes)
 	if off := j.switchedOff(changes); off != "" {
-		j.report(OpAdopt, ReportSuccess, nil, fmt.Sprintf("linked existing account %s; %s is switched off for this app, so it keeps its attributes", ru.ID, off)+j.reason())
+		j.report(store.OpAdopt, store.ReportSuccess, nil, fmt.Sprintf("linked existing account %s; %s is switched off for this app, so it keeps its attributes", ru.ID, off)+j.reason())
 		return nil
 	}
 	if len(changes) > 0 {
@@ -829,7 +790,7 @@ func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
 	if err := j.saveLink(ru.ID, applied, hash); err != nil {
 		return err
 	}
-	j.report(OpAdopt, ReportSuccess, changes, fmt.Sprintf("adopted existing account %s", ru.ID)+j.reason())
+	j.report(store.OpAdopt, store.ReportSuccess, changes, fmt.Sprintf("adopted existing account %s", ru.ID)+j.reason())
 	return nil
 }
 
@@ -837,27 +798,27 @@ func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
 func (j *job) deprovision() error {
 	l := j.link
 	if l == nil {
-		j.result = "skipped"
+		j.result = resultSkipped
 		return nil
 	}
 	if l.RemoteID == "" { // a parked create: nothing remote to undo
-		j.result = "skipped"
+		j.result = resultSkipped
 		return j.dropLink()
 	}
-	op := OpDeactivate
+	op := store.OpDeactivate
 	if j.a.deprovision == DeprovisionDelete {
-		op = OpDelete
+		op = store.OpDelete
 	}
 	j.op = op
 	if j.d.Protected {
-		j.report(op, ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
-		j.result = "skipped"
+		j.report(op, store.ReportSkipped, nil, "protected: never deprovisioned"+j.reason())
+		j.result = resultSkipped
 		return nil
 	}
-	if op == OpDelete && !j.a.actions.Delete {
+	if op == store.OpDelete && !j.a.actions.Delete {
 		return j.skipOff("delete")
 	}
-	if op == OpDelete {
+	if op == store.OpDelete {
 		err := j.a.target.DeleteUser(j.ctx, l.RemoteID)
 		detail := j.d.Reason
 		switch {
@@ -871,11 +832,11 @@ func (j *job) deprovision() error {
 		if err := j.dropLink(); err != nil {
 			return err
 		}
-		j.report(OpDelete, ReportSuccess, nil, detail)
+		j.report(store.OpDelete, store.ReportSuccess, nil, detail)
 		return nil
 	}
-	if l.Status == LinkDeactivated {
-		j.result = "skipped"
+	if l.Status == store.LinkDeactivated {
+		j.result = resultSkipped
 		return nil
 	}
 	if !j.a.actions.Deactivate {
@@ -886,7 +847,7 @@ func (j *job) deprovision() error {
 		if err := j.dropLink(); err != nil {
 			return err
 		}
-		j.report(OpDeactivate, ReportSuccess, nil, "account already gone"+j.reason())
+		j.report(store.OpDeactivate, store.ReportSuccess, nil, "account already gone"+j.reason())
 		return nil
 	}
 	if err != nil {
@@ -899,7 +860,7 @@ func (j *job) deprovision() error {
 	if err := j.saveLink(l.RemoteID, applied, j.remoteHashOf(ru)); err != nil {
 		return err
 	}
-	j.report(OpDeactivate, ReportSuccess, []attrChange{{Attr: "active", Old: true, New: false}}, j.d.Reason)
+	j.report(store.OpDeactivate, store.ReportSuccess, []attrChange{{Attr: "active", Old: true, New: false}}, j.d.Reason)
 	return nil
 }
 
@@ -938,9 +899,9 @@ func (j *job) saveLink(remoteID string, applied map[string]any, remoteHash strin
 	if state == nil {
 		return &invalidDesiredError{detail: "attributes cannot be encoded as JSON"}
 	}
-	status := LinkActive
+	status := store.LinkActive
 	if applied["active"] == false {
-		status = LinkDeactivated
+		status = store.LinkDeactivated
 	}
 	l := store.Link{
 		App: j.a.name, Kind: store.KindUser, HubID: j.hubID, RemoteID: remoteID,
@@ -1011,8 +972,8 @@ func (j *job) switchedOff(changes []attrChange) string {
 
 // skipOff reports a change not made because its action is switched off.
 func (j *job) skipOff(action string) error {
-	j.report(j.op, ReportSkipped, nil, action+" is switched off for this app"+j.reason())
-	j.result = "skipped"
+	j.report(j.op, store.ReportSkipped, nil, action+" is switched off for this app"+j.reason())
+	j.result = resultSkipped
 	return nil
 }
 
@@ -1023,13 +984,13 @@ func opFor(changes []attrChange) string {
 			continue
 		}
 		if c.New == false {
-			return OpDeactivate
+			return store.OpDeactivate
 		}
 		if c.Old == false {
-			return OpReactivate
+			return store.OpReactivate
 		}
 	}
-	return OpUpdate
+	return store.OpUpdate
 }
 
 // handBackTimeout bounds how long a stopping worker tries to hand its key
@@ -1070,18 +1031,18 @@ func (r *Runner) finish(ctx context.Context, j *job, err error) {
 		r.requeue(ctx, j, now.Add(le.wait), cl)
 	case classRetry:
 		delay := max(backoff(c.Attempt, r.backoffBase, r.backoffMax, r.rand()), retryAfterOf(err))
-		j.report(j.op, ReportFailure, nil, fmt.Sprintf("%s; retrying in %v", detailOf(err), delay.Round(time.Millisecond)), err)
+		j.report(j.op, store.ReportFailure, nil, fmt.Sprintf("%s; retrying in %v", detailOf(err), delay.Round(time.Millisecond)), err)
 		log.Warn("reconcile failed: retrying", "retry_in", delay)
 		r.requeue(ctx, j, now.Add(delay), cl)
 	case classAuth:
-		j.report(j.op, ReportFailure, nil, fmt.Sprintf("credentials rejected: %s; app marked failing, retrying in %v", detailOf(err), r.authRetry), err)
+		j.report(j.op, store.ReportFailure, nil, fmt.Sprintf("credentials rejected: %s; app marked failing, retrying in %v", detailOf(err), r.authRetry), err)
 		r.markFailing(ctx, a, err, now)
 		r.requeue(ctx, j, now.Add(r.authRetry), cl)
 	case classPark:
 		op := j.op
 		var ce *conflictError
 		if errors.As(err, &ce) {
-			op = OpConflict
+			op = store.OpConflict
 			if ce.remote != nil {
 				err = ce.remote
 			}
@@ -1090,7 +1051,7 @@ func (r *Runner) finish(ctx context.Context, j *job, err error) {
 		if ce != nil {
 			detail = ce.detail
 		}
-		j.report(op, ReportFailure, nil, "parked until the hub resource changes: "+detail, err)
+		j.report(op, store.ReportFailure, nil, "parked until the hub resource changes: "+detail, err)
 		log.Warn("reconcile failed: key parked until the hub resource changes", "detail", detail)
 		j.park(detail)
 		r.ack(ctx, j, cl.String())
@@ -1103,10 +1064,10 @@ func (j *job) park(detail string) {
 	if j.hubID == "" {
 		return
 	}
-	l := store.Link{App: j.a.name, Kind: j.kind, HubID: j.hubID, Status: LinkParked, Error: detail, AppliedAt: j.r.clock.Now()}
+	l := store.Link{App: j.a.name, Kind: j.kind, HubID: j.hubID, Status: store.LinkParked, Error: detail, AppliedAt: j.r.clock.Now()}
 	if j.link != nil {
 		l = *j.link
-		l.Status, l.Error = LinkParked, detail
+		l.Status, l.Error = store.LinkParked, detail
 	}
 	if err := j.r.store.PutLink(j.ctx, l); err != nil {
 		j.r.log.Warn("cannot park link", "app", j.a.name, "key", j.key, "err", err)
@@ -1134,7 +1095,7 @@ func (j *job) report(op, status string, changes []attrChange, detail string, cau
 		Time: j.r.clock.Now(), User: j.user, ResourceType: string(j.kind), ResourceID: j.hubID,
 		App: j.a.name, Operation: op, Status: status, Detail: detail, Attempt: j.c.Attempt + 1,
 	}
-	if status == ReportSuccess {
+	if status == store.ReportSuccess {
 		e.HTTPStatus = int(j.note.status.Load())
 	}
 	for _, err := range cause {

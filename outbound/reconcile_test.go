@@ -39,11 +39,11 @@ func TestCreateThenNoCallWhenUnchanged(t *testing.T) {
 			t.Errorf("remote user = %+v", u)
 		}
 		l := h.link("h1")
-		if l.RemoteID != u.ID || l.Status != LinkActive || l.AppliedHash == "" || l.Hash == "" || !l.AppliedAt.Equal(t0) {
+		if l.RemoteID != u.ID || l.Status != store.LinkActive || l.AppliedHash == "" || l.Hash == "" || !l.AppliedAt.Equal(t0) {
 			t.Errorf("link = %+v", l)
 		}
 		e := h.lastReport()
-		if e.Operation != OpCreate || e.Status != ReportSuccess || e.User != alice || e.ResourceID != "h1" || e.Attempt != 1 || e.App != testApp || e.HTTPStatus != 201 {
+		if e.Operation != store.OpCreate || e.Status != store.ReportSuccess || e.User != alice || e.ResourceID != "h1" || e.Attempt != 1 || e.App != testApp || e.HTTPStatus != 201 {
 			t.Errorf("report = %+v", e)
 		}
 		h.idle()
@@ -90,12 +90,12 @@ func TestUpdatePatchesOnlyChangedAttributes(t *testing.T) {
 			t.Errorf("remote user = %+v", u)
 		}
 		e := h.lastReport()
-		if e.Operation != OpUpdate || e.Status != ReportSuccess || e.HTTPStatus != 200 || len(e.Changes) != 2 ||
+		if e.Operation != store.OpUpdate || e.Status != store.ReportSuccess || e.HTTPStatus != 200 || len(e.Changes) != 2 ||
 			e.Changes[0].Attr != "displayName" || e.Changes[0].Old != "Alice Smith" || e.Changes[0].New != "Alice Jones" ||
 			e.Changes[1].Attr != "title" || e.Changes[1].Old != "Engineer" || e.Changes[1].New != nil {
 			t.Errorf("report = %+v", e)
 		}
-		if l := h.link("h1"); !l.AppliedAt.Equal(t0.Add(time.Minute)) || l.Status != LinkActive {
+		if l := h.link("h1"); !l.AppliedAt.Equal(t0.Add(time.Minute)) || l.Status != store.LinkActive {
 			t.Errorf("link = %+v", l)
 		}
 	})
@@ -122,7 +122,7 @@ func TestAdoptsExistingAccount(t *testing.T) {
 		if users, _ := h.sim.Counts(); users != 1 {
 			t.Errorf("simulator has %d users: an account was created although one existed", users)
 		}
-		if l := h.link("h1"); l.RemoteID != seeded.ID || l.Status != LinkActive {
+		if l := h.link("h1"); l.RemoteID != seeded.ID || l.Status != store.LinkActive {
 			t.Errorf("link = %+v, want remote id %s", l, seeded.ID)
 		}
 		u := h.simUser(alice)
@@ -130,7 +130,7 @@ func TestAdoptsExistingAccount(t *testing.T) {
 			t.Errorf("remote user = %+v", u)
 		}
 		e := h.lastReport()
-		if e.Operation != OpAdopt || e.Status != ReportSuccess || !strings.Contains(e.Detail, seeded.ID) {
+		if e.Operation != store.OpAdopt || e.Status != store.ReportSuccess || !strings.Contains(e.Detail, seeded.ID) {
 			t.Errorf("report = %+v", e)
 		}
 		changed := map[string]bool{}
@@ -164,7 +164,7 @@ func TestAdoptsAccountByExternalID(t *testing.T) {
 	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "PATCH"}) {
 		t.Fatalf("calls = %v, want a search then one PATCH", got)
 	}
-	if l := h.link("h1"); l.RemoteID != seeded.ID || l.Status != LinkActive {
+	if l := h.link("h1"); l.RemoteID != seeded.ID || l.Status != store.LinkActive {
 		t.Errorf("link = %+v, want remote id %s", l, seeded.ID)
 	}
 	if u := h.simUser(alice); u.ID != seeded.ID {
@@ -190,11 +190,11 @@ func TestConflictWithSomeoneElsesAccountIsParked(t *testing.T) {
 			t.Errorf("simulator has %d users, want only the other account", users)
 		}
 		e := h.lastReport()
-		if e.Operation != OpConflict || e.Status != ReportFailure || !strings.Contains(e.Detail, "someone-else") || !strings.Contains(e.Detail, other.ID) {
+		if e.Operation != store.OpConflict || e.Status != store.ReportFailure || !strings.Contains(e.Detail, "someone-else") || !strings.Contains(e.Detail, other.ID) {
 			t.Errorf("report = %+v", e)
 		}
 		l := h.link("h1")
-		if l.Status != LinkParked || l.RemoteID != "" || !strings.Contains(l.Error, "someone-else") {
+		if l.Status != store.LinkParked || l.RemoteID != "" || !strings.Contains(l.Error, "someone-else") {
 			t.Errorf("link = %+v", l)
 		}
 		if n := h.queueLen(); n != 0 {
@@ -208,7 +208,7 @@ func TestConflictWithSomeoneElsesAccountIsParked(t *testing.T) {
 		// marks the key again, and it is created.
 		h.sim.DeleteUser(other.ID)
 		h.sync("h1")
-		if l := h.link("h1"); l.Status != LinkActive || l.RemoteID == "" || l.Error != "" {
+		if l := h.link("h1"); l.Status != store.LinkActive || l.RemoteID == "" || l.Error != "" {
 			t.Errorf("link after the conflict is gone = %+v", l)
 		}
 	})
@@ -234,10 +234,10 @@ func TestDeactivateThenReactivate(t *testing.T) {
 		if u := h.simUser(alice); u.Active {
 			t.Error("remote user still active")
 		}
-		if l := h.link("h1"); l.Status != LinkDeactivated || l.RemoteID != id {
+		if l := h.link("h1"); l.Status != store.LinkDeactivated || l.RemoteID != id {
 			t.Errorf("link = %+v", l)
 		}
-		if e := h.lastReport(); e.Operation != OpDeactivate || e.Status != ReportSuccess || e.Detail != "not in any policy" {
+		if e := h.lastReport(); e.Operation != store.OpDeactivate || e.Status != store.ReportSuccess || e.Detail != "not in any policy" {
 			t.Errorf("report = %+v", e)
 		}
 
@@ -261,10 +261,10 @@ func TestDeactivateThenReactivate(t *testing.T) {
 		if u := h.simUser(alice); !u.Active || u.ID != id {
 			t.Errorf("remote user = %+v", u)
 		}
-		if l := h.link("h1"); l.Status != LinkActive {
+		if l := h.link("h1"); l.Status != store.LinkActive {
 			t.Errorf("link = %+v", l)
 		}
-		if e := h.lastReport(); e.Operation != OpReactivate || e.Status != ReportSuccess {
+		if e := h.lastReport(); e.Operation != store.OpReactivate || e.Status != store.ReportSuccess {
 			t.Errorf("report = %+v", e)
 		}
 	})
@@ -287,10 +287,10 @@ func TestDesiredInactiveUpdatesAndDeactivatesInOneCall(t *testing.T) {
 	if u := h.simUser(alice); u.Active || u.Title != "Former engineer" {
 		t.Errorf("remote user = %+v", u)
 	}
-	if e := h.lastReport(); e.Operation != OpDeactivate || len(e.Changes) != 2 {
+	if e := h.lastReport(); e.Operation != store.OpDeactivate || len(e.Changes) != 2 {
 		t.Errorf("report = %+v", e)
 	}
-	if l := h.link("h1"); l.Status != LinkDeactivated {
+	if l := h.link("h1"); l.Status != store.LinkDeactivated {
 		t.Errorf("link = %+v", l)
 	}
 }
@@ -304,7 +304,7 @@ func TestDesiredInactiveCreatesNothing(t *testing.T) {
 	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "GET"}) {
 		t.Errorf("calls = %v, want the searches only", got)
 	}
-	if e := h.lastReport(); e.Operation != OpCreate || e.Status != ReportSkipped {
+	if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSkipped {
 		t.Errorf("report = %+v", e)
 	}
 	h.noLink("h1")
@@ -328,7 +328,7 @@ func TestDeleteMode(t *testing.T) {
 			t.Error("remote record still exists")
 		}
 		h.noLink("h1")
-		if e := h.lastReport(); e.Operation != OpDelete || e.Status != ReportSuccess || e.HTTPStatus != 204 {
+		if e := h.lastReport(); e.Operation != store.OpDelete || e.Status != store.ReportSuccess || e.HTTPStatus != 204 {
 			t.Errorf("report = %+v", e)
 		}
 		// Not linked any more: nothing to do.
@@ -361,12 +361,12 @@ func TestProtectedIsNeverDeprovisioned(t *testing.T) {
 			if u := h.simUser(alice); !u.Active {
 				t.Error("protected account deactivated")
 			}
-			if l := h.link("h1"); l.Status != LinkActive {
+			if l := h.link("h1"); l.Status != store.LinkActive {
 				t.Errorf("link = %+v", l)
 			}
 			es := h.reports()
 			for _, e := range es[len(es)-2:] {
-				if e.Status != ReportSkipped || !strings.Contains(e.Detail, "protected") {
+				if e.Status != store.ReportSkipped || !strings.Contains(e.Detail, "protected") {
 					t.Errorf("report = %+v", e)
 				}
 			}
@@ -382,7 +382,7 @@ func TestDroppedCreateResponseMakesNoDuplicate(t *testing.T) {
 		h.sync("h1")
 
 		e := h.lastReport()
-		if e.Operation != OpCreate || e.Status != ReportFailure || e.HTTPStatus != 0 || !strings.Contains(e.Detail, "retrying in 500ms") {
+		if e.Operation != store.OpCreate || e.Status != store.ReportFailure || e.HTTPStatus != 0 || !strings.Contains(e.Detail, "retrying in 500ms") {
 			t.Errorf("report = %+v", e)
 		}
 		h.noLink("h1")
@@ -398,10 +398,10 @@ func TestDroppedCreateResponseMakesNoDuplicate(t *testing.T) {
 			t.Errorf("simulator has %d users, want 1", users)
 		}
 		u := h.simUser(alice)
-		if l := h.link("h1"); l.RemoteID != u.ID || l.Status != LinkActive {
+		if l := h.link("h1"); l.RemoteID != u.ID || l.Status != store.LinkActive {
 			t.Errorf("link = %+v", l)
 		}
-		if e := h.lastReport(); e.Operation != OpAdopt || e.Status != ReportSuccess || e.Attempt != 2 {
+		if e := h.lastReport(); e.Operation != store.OpAdopt || e.Status != store.ReportSuccess || e.Attempt != 2 {
 			t.Errorf("report = %+v", e)
 		}
 	})
@@ -434,7 +434,7 @@ func TestConflictOnCreateIsAdopted(t *testing.T) {
 		if l := h.link("h1"); l.RemoteID != seeded.ID {
 			t.Errorf("link = %+v, want remote id %s", l, seeded.ID)
 		}
-		if e := h.lastReport(); e.Operation != OpAdopt || e.Status != ReportSuccess {
+		if e := h.lastReport(); e.Operation != store.OpAdopt || e.Status != store.ReportSuccess {
 			t.Errorf("report = %+v", e)
 		}
 	})
@@ -451,10 +451,10 @@ func TestConflictOnCreateWithNothingToAdoptIsParked(t *testing.T) {
 	h.src.set("h1", person("h1", alice, "Alice Smith"))
 	h.sync("h1")
 	e := h.lastReport()
-	if e.Operation != OpConflict || e.Status != ReportFailure || e.HTTPStatus != 409 || !strings.Contains(e.Detail, "uniqueness") {
+	if e.Operation != store.OpConflict || e.Status != store.ReportFailure || e.HTTPStatus != 409 || !strings.Contains(e.Detail, "uniqueness") {
 		t.Errorf("report = %+v", e)
 	}
-	if l := h.link("h1"); l.Status != LinkParked {
+	if l := h.link("h1"); l.Status != store.LinkParked {
 		t.Errorf("link = %+v", l)
 	}
 	if n := h.queueLen(); n != 0 {
@@ -470,14 +470,14 @@ func TestRateLimitedHonoursRetryAfter(t *testing.T) {
 		h.sync("h1")
 
 		e := h.lastReport()
-		if e.Status != ReportFailure || e.HTTPStatus != 429 || !strings.Contains(e.Detail, "retrying in 30s") {
+		if e.Status != store.ReportFailure || e.HTTPStatus != 429 || !strings.Contains(e.Detail, "retrying in 30s") {
 			t.Errorf("report = %+v", e)
 		}
 		h.clk.Advance(29 * time.Second)
 		h.idle()
 		h.clk.Advance(time.Second)
 		h.step()
-		if e := h.lastReport(); e.Operation != OpCreate || e.Status != ReportSuccess || e.Attempt != 2 {
+		if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSuccess || e.Attempt != 2 {
 			t.Errorf("report = %+v", e)
 		}
 	})
@@ -503,7 +503,7 @@ func TestServerErrorsRetriedWithBackoff(t *testing.T) {
 	h.idle()
 	h.clk.Advance(time.Millisecond)
 	h.step()
-	if e := h.lastReport(); e.Operation != OpCreate || e.Status != ReportSuccess || e.Attempt != 3 {
+	if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSuccess || e.Attempt != 3 {
 		t.Errorf("report = %+v", e)
 	}
 	if got := metricValue(t, h.reg, "scimgw_outbound_reconciles_total", testApp, "retry"); got != 2 {
@@ -535,7 +535,7 @@ func TestExpiredTokenMarksAppFailing(t *testing.T) {
 					t.Errorf("no error log: %s", h.logs.String())
 				}
 				e := h.lastReport()
-				if e.Status != ReportFailure || e.HTTPStatus != status || !strings.Contains(e.Detail, "credentials rejected") {
+				if e.Status != store.ReportFailure || e.HTTPStatus != status || !strings.Contains(e.Detail, "credentials rejected") {
 					t.Errorf("report = %+v", e)
 				}
 
@@ -547,7 +547,7 @@ func TestExpiredTokenMarksAppFailing(t *testing.T) {
 				h.setToken(newToken)
 				h.clk.Advance(time.Second)
 				h.step()
-				if e := h.lastReport(); e.Operation != OpCreate || e.Status != ReportSuccess {
+				if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSuccess {
 					t.Errorf("report = %+v", e)
 				}
 				st, err = ReadStatus(ctx, h.st, testApp)
@@ -562,7 +562,7 @@ func TestExpiredTokenMarksAppFailing(t *testing.T) {
 				}
 
 				raw, _ := json.Marshal(h.reports())
-				state, _ := h.st.GetState(ctx, StatusKey(testApp))
+				state, _ := h.st.GetState(ctx, store.AppStatusKey(testApp))
 				assertNoSecret(t, testToken, map[string]string{"logs": h.logs.String(), "reports": string(raw), "status": string(state)})
 				assertNoSecret(t, newToken, map[string]string{"logs": h.logs.String(), "reports": string(raw), "status": string(state)})
 			})
@@ -665,10 +665,10 @@ func TestRejectedUpdateIsParkedUntilTheUserChanges(t *testing.T) {
 		})
 		h.sync("h1")
 		l := h.link("h1")
-		if l.Status != LinkParked || l.RemoteID != id || !strings.Contains(l.Error, "invalidValue") {
+		if l.Status != store.LinkParked || l.RemoteID != id || !strings.Contains(l.Error, "invalidValue") {
 			t.Errorf("link = %+v", l)
 		}
-		if e := h.lastReport(); e.Operation != OpUpdate || e.Status != ReportFailure || e.HTTPStatus != 400 {
+		if e := h.lastReport(); e.Operation != store.OpUpdate || e.Status != store.ReportFailure || e.HTTPStatus != 400 {
 			t.Errorf("report = %+v", e)
 		}
 		if n := h.queueLen(); n != 0 {
@@ -680,7 +680,7 @@ func TestRejectedUpdateIsParkedUntilTheUserChanges(t *testing.T) {
 			d.Attributes["emails"] = []any{map[string]any{"value": "alice@new.example.com", "type": "work", "primary": true}}
 		})
 		h.sync("h1")
-		if l := h.link("h1"); l.Status != LinkActive || l.Error != "" {
+		if l := h.link("h1"); l.Status != store.LinkActive || l.Error != "" {
 			t.Errorf("link = %+v", l)
 		}
 		if u := h.simUser(alice); u.PrimaryEmail() != "alice@new.example.com" {
@@ -702,7 +702,7 @@ func TestParkLiftedWhenDesiredReturnsToApplied(t *testing.T) {
 	if h.rec.count() != n {
 		t.Error("calls although the account holds the desired state")
 	}
-	if l := h.link("h1"); l.Status != LinkActive || l.Error != "" {
+	if l := h.link("h1"); l.Status != store.LinkActive || l.Error != "" {
 		t.Errorf("link = %+v", l)
 	}
 }
@@ -713,7 +713,7 @@ func TestUnknownKeyKindIsAckedAndReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.step()
-	if e := h.lastReport(); e.Operation != OpReconcile || e.Status != ReportSkipped || !strings.Contains(e.Detail, "role:r1") {
+	if e := h.lastReport(); e.Operation != store.OpReconcile || e.Status != store.ReportSkipped || !strings.Contains(e.Detail, "role:r1") {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 0 || h.rec.count() != 0 {
@@ -726,7 +726,7 @@ func TestSourceErrorIsRetried(t *testing.T) {
 	h.src.err = errors.New("hub unavailable")
 	h.mark("h1")
 	h.step()
-	if e := h.lastReport(); e.Operation != OpReconcile || e.Status != ReportFailure || !strings.Contains(e.Detail, "hub unavailable") {
+	if e := h.lastReport(); e.Operation != store.OpReconcile || e.Status != store.ReportFailure || !strings.Contains(e.Detail, "hub unavailable") {
 		t.Errorf("report = %+v", e)
 	}
 	if n := h.queueLen(); n != 1 {
@@ -742,7 +742,7 @@ func TestInvalidDesiredStateIsParked(t *testing.T) {
 	if h.rec.count() != 0 {
 		t.Error("calls for a user without userName")
 	}
-	if l := h.link("h1"); l.Status != LinkParked || !strings.Contains(l.Error, "userName") {
+	if l := h.link("h1"); l.Status != store.LinkParked || !strings.Contains(l.Error, "userName") {
 		t.Errorf("link = %+v", l)
 	}
 }
@@ -799,13 +799,13 @@ func TestSwitchedOffActionsAreReportedNotMade(t *testing.T) {
 		change  func(h *harness)
 		wantOp  string
 	}{
-		{"create", Actions{Update: true, Deactivate: true, Delete: true}, "", nil, present, OpCreate},
+		{"create", Actions{Update: true, Deactivate: true, Delete: true}, "", nil, present, store.OpCreate},
 		{"update", Actions{Create: true, Deactivate: true, Delete: true}, "", present,
-			func(h *harness) { h.src.update("h1", func(d *Desired) { d.Attributes["title"] = "Boss" }) }, OpUpdate},
+			func(h *harness) { h.src.update("h1", func(d *Desired) { d.Attributes["title"] = "Boss" }) }, store.OpUpdate},
 		{"deactivate", Actions{Create: true, Update: true, Delete: true}, "", present,
-			func(h *harness) { h.src.remove("h1") }, OpDeactivate},
+			func(h *harness) { h.src.remove("h1") }, store.OpDeactivate},
 		{"delete", Actions{Create: true, Update: true, Deactivate: true}, DeprovisionDelete, present,
-			func(h *harness) { h.src.remove("h1") }, OpDelete},
+			func(h *harness) { h.src.remove("h1") }, store.OpDelete},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, backends["bolt"](t), harnessConfig{})
@@ -833,7 +833,7 @@ func TestSwitchedOffActionsAreReportedNotMade(t *testing.T) {
 				}
 			}
 			e := h.lastReport()
-			if e.Operation != tc.wantOp || e.Status != ReportSkipped || !strings.Contains(e.Detail, tc.name+" is switched off") {
+			if e.Operation != tc.wantOp || e.Status != store.ReportSkipped || !strings.Contains(e.Detail, tc.name+" is switched off") {
 				t.Errorf("report = %+v", e)
 			}
 		})

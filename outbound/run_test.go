@@ -211,7 +211,7 @@ func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 	if ok, err := r2.Step(context.Background(), testApp); !ok || err != nil {
 		t.Fatalf("another replica's step: %v, %v", ok, err)
 	}
-	if l := h.link("h1"); l.Status != LinkActive {
+	if l := h.link("h1"); l.Status != store.LinkActive {
 		t.Errorf("link = %+v", l)
 	}
 	if users, _ := h.sim.Counts(); users != 1 {

@@ -14,8 +14,8 @@ import (
 )
 
 // AppStatus is an app's health as the reconcilers see it, kept in the
-// store under StatusKey(app) so that every replica and the admin API read
-// the same thing.
+// store under store.AppStatusKey(app) so that every replica and the admin
+// API read the same thing.
 type AppStatus struct {
 	// Failing is set when the app rejects our credentials (401/403), and
 	// cleared by the next successful call.
@@ -26,13 +26,10 @@ type AppStatus struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
-// StatusKey is the store state key of an app's AppStatus.
-func StatusKey(app string) string { return "app/" + app + "/status" }
-
 // ReadStatus returns an app's status from the store; an app never seen
 // failing has the zero status.
 func ReadStatus(ctx context.Context, st Store, app string) (AppStatus, error) {
-	b, err := st.GetState(ctx, StatusKey(app))
+	b, err := st.GetState(ctx, store.AppStatusKey(app))
 	if errors.Is(err, store.ErrNotFound) {
 		return AppStatus{}, nil
 	}
@@ -170,7 +167,7 @@ func (r *Runner) clearFailing(ctx context.Context, a *app, now time.Time) {
 func (r *Runner) putStatus(ctx context.Context, a *app, st AppStatus) {
 	b, err := json.Marshal(st)
 	if err == nil {
-		err = r.store.PutState(ctx, StatusKey(a.name), b)
+		err = r.store.PutState(ctx, store.AppStatusKey(a.name), b)
 	}
 	if err != nil {
 		r.log.Warn("cannot store app status", "app", a.name, "err", err)

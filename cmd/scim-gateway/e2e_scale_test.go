@@ -20,7 +20,6 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
-	"github.com/scimgate/scim-gateway/outbound"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -272,9 +271,9 @@ func assertConverged(t *testing.T, sim *atlassiantest.Server, st store.Store, wa
 				w.userName, u.ExternalID, u.Active, u.Name.GivenName, u.Name.FamilyName, u.Title, u.DisplayName, u.PrimaryEmail(),
 				w.hubID, w.active, w.givenName, "Tester", w.title, display, w.userName)
 		}
-		wantStatus := outbound.LinkActive
+		wantStatus := store.LinkActive
 		if !w.active {
-			wantStatus = outbound.LinkDeactivated
+			wantStatus = store.LinkDeactivated
 		}
 		switch {
 		case l == nil:
@@ -288,7 +287,7 @@ func assertConverged(t *testing.T, sim *atlassiantest.Server, st store.Store, wa
 			fail("unexpected account %q (externalId %q)", u.UserName, u.ExternalID)
 		}
 	}
-	conflicts, _, err := st.QueryReports(ctx, store.ReportQuery{App: fanoutApp, Operation: outbound.OpConflict, Limit: 5})
+	conflicts, _, err := st.QueryReports(ctx, store.ReportQuery{App: fanoutApp, Operation: store.OpConflict, Limit: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -90,7 +89,7 @@ func seedAssigned(tb testing.TB, st store.Store, n int) {
 		chunk := ids[lo:min(lo+1000, n)]
 		marks := make([]store.Mark, len(chunk))
 		for i, id := range chunk {
-			marks[i] = store.Mark{App: fanoutApp, Key: outbound.UserKey(id), Due: now}
+			marks[i] = store.Mark{App: fanoutApp, Key: store.UserKey(id), Due: now}
 		}
 		if _, err := st.Apply(ctx, store.Write{Group: "g-eng", AddMembers: chunk, Marks: marks}); err != nil {
 			tb.Fatal(err)

@@ -15,11 +15,6 @@ import (
 	"github.com/scimgate/scim-gateway/outbound"
 )
 
-// runningConfigKey is the store state holding the redacted configuration
-// the gateway last started or reloaded with, so `plan` can compare a new
-// configuration with what is running.
-const runningConfigKey = "config/running"
-
 // policyEngine holds the compiled policies, swapped atomically on
 // reload, and answers the gateway (which keys a change marks) and the
 // reconcilers (what an app should hold now) from the same snapshot.
@@ -156,7 +151,7 @@ func saveRunning(ctx context.Context, st store.Store, cfg *config.Config) error 
 	if err != nil {
 		return err
 	}
-	if err := st.PutState(ctx, runningConfigKey, b); err != nil {
+	if err := st.PutState(ctx, store.RunningConfigKey, b); err != nil {
 		return fmt.Errorf("save running configuration: %w", err)
 	}
 	return nil
@@ -165,7 +160,7 @@ func saveRunning(ctx context.Context, st store.Store, cfg *config.Config) error 
 // loadRunning compiles the configuration recorded as running, or returns
 // nil policies when none was recorded.
 func loadRunning(ctx context.Context, st store.Store) (*mapping.Policies, error) {
-	b, err := st.GetState(ctx, runningConfigKey)
+	b, err := st.GetState(ctx, store.RunningConfigKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

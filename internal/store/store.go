@@ -8,6 +8,10 @@
 // subpackages: redis (production, shared by replicas) and bolt (embedded,
 // single process).
 //
+// The names that one subsystem stores and another reads back (queue keys,
+// link statuses, report operations and statuses, origins, state keys, lock
+// and bucket names) are defined here once too, in vocab.go.
+//
 // General rules every backend follows:
 //   - Every method honours ctx and wraps errors with context; callers match
 //     the sentinel errors below with errors.Is.
@@ -99,7 +103,7 @@ type Resource struct {
 	Version  int64           `json:"version"` // set by the store: 1 on create, +1 on every Put and, for a group, when a member is deleted (see Write.Time); other membership-only writes leave it
 	Created  time.Time       `json:"created"`
 	Modified time.Time       `json:"modified"`
-	Origin   string          `json:"origin,omitempty"` // "idp" or "app:<name>"
+	Origin   string          `json:"origin,omitempty"` // OriginIdP or AppOrigin(app)
 	Indexes  []IndexKey      `json:"indexes,omitempty"`
 	Data     json.RawMessage `json:"data"`
 }
@@ -197,7 +201,7 @@ type Link struct {
 	State       json.RawMessage `json:"state,omitempty"`
 	AppliedHash string          `json:"appliedHash,omitempty"`
 	AppliedAt   time.Time       `json:"appliedAt"`
-	Status      string          `json:"status,omitempty"` // e.g. "active", "deactivated", "parked"
+	Status      string          `json:"status,omitempty"` // LinkActive, LinkDeactivated or LinkParked
 	Error       string          `json:"error,omitempty"`
 }
 
@@ -227,8 +231,8 @@ type ReportEntry struct {
 	ResourceType string       `json:"resourceType,omitempty"`
 	ResourceID   string       `json:"resourceId,omitempty"`
 	App          string       `json:"app,omitempty"`
-	Operation    string       `json:"operation"`
-	Status       string       `json:"status"` // success, failure, skipped
+	Operation    string       `json:"operation"` // an Op constant
+	Status       string       `json:"status"`    // ReportSuccess, ReportFailure or ReportSkipped
 	Changes      []AttrChange `json:"changes,omitempty"`
 	HTTPStatus   int          `json:"httpStatus,omitempty"`
 	Detail       string       `json:"detail,omitempty"`
