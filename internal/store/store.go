@@ -50,6 +50,10 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 	// ErrLocked: the lock is held by another owner.
 	ErrLocked = errors.New("locked")
+	// ErrInvalid: a Write or Mark the contract does not define (see
+	// Write.Validate and Mark.Validate). It is refused before anything is
+	// read or changed.
+	ErrInvalid = errors.New("invalid write")
 )
 
 // Kind is a resource type of the hub.
@@ -108,11 +112,12 @@ type Resource struct {
 	Data     json.RawMessage `json:"data"`
 }
 
-// Mark asks for (App, Key) to be reconciled at or after Due. Marking a key
-// that is already queued does not duplicate it: the earlier due time wins.
-// Marking a key that a worker holds makes it due again after that worker
-// acknowledges or requeues it (at the earlier of Due and the requeue time),
-// so no change is lost while a reconcile is in flight.
+// Mark asks for (App, Key) to be reconciled at or after Due; both must be
+// set (see Mark.Validate). Marking a key that is already queued does not
+// duplicate it: the earlier due time wins. Marking a key that a worker
+// holds makes it due again after that worker acknowledges or requeues it
+// (at the earlier of Due and the requeue time), so no change is lost while
+// a reconcile is in flight.
 type Mark struct {
 	App string    `json:"app"`
 	Key string    `json:"key"`
@@ -121,12 +126,18 @@ type Mark struct {
 
 // Write is one atomic change to the hub. At most one of Put and Delete is
 // set; membership changes and marks may come alone or with either.
+//
+// A Write that breaks a rule below is invalid: Apply refuses it with
+// ErrInvalid, and it has no effect at all (no resource, index, membership,
+// mark or report entry changes). Write.Validate states the rules; every
+// backend calls it before doing anything.
 type Write struct {
-	// Put creates or replaces a resource (setting both Put and Delete is an
-	// error with no effect). ExpectVersion 0 means create: the
-	// id must not exist (else ErrConflict). ExpectVersion > 0 means replace:
-	// the stored version must equal it (else ErrVersionMismatch; ErrNotFound
-	// when missing). Index keys are replaced by Put.Indexes; a key of a
+	// Put creates or replaces a resource (setting both Put and Delete is
+	// invalid). Put needs a Kind and an ID, and each of its index keys a
+	// Name. ExpectVersion 0 means create: the id must not exist (else
+	// ErrConflict). ExpectVersion > 0 means replace: the stored version
+	// must equal it (else ErrVersionMismatch; ErrNotFound when missing).
+	// ExpectVersion < 0 is invalid. Index keys are replaced by Put.Indexes; a key of a
 	// unique index held by another resource of the same kind fails the
 	// write with ErrConflict (keys of a non-unique index never do). The
 	// cost of the index update is proportional to the keys that change.
@@ -139,7 +150,8 @@ type Write struct {
 	// resource belonged to is re-versioned (see Time), because its member
 	// list changed: its entity tag must change with it. Deleting a group
 	// re-versions nothing else (not its members). DeleteVersion > 0 makes
-	// it conditional (ErrVersionMismatch); missing is ErrNotFound.
+	// it conditional (ErrVersionMismatch); missing is ErrNotFound. Delete
+	// needs a Kind and an ID; DeleteVersion < 0 is invalid.
 	Delete        *Ref
 	DeleteVersion int64
 
@@ -158,11 +170,17 @@ type Write struct {
 	// Membership changes leave the group's Version and Modified alone: a
 	// caller that changes a group's members pairs them with a Put of the
 	// group.
+	//
+	// Invalid: members without a Group, an empty member id, an id both
+	// added and removed in one Write (which would leave the outcome to the
+	// order the backend applies them in), and a Group that this Write
+	// deletes (Delete removes its memberships itself).
 	Group         string
 	AddMembers    []string
 	RemoveMembers []string
 
-	// Marks are queued in the same atomic step.
+	// Marks are queued in the same atomic step; an invalid Mark (see
+	// Mark.Validate) makes the Write invalid.
 	Marks []Mark
 
 	// Reports are appended to the report log in the same atomic step, with

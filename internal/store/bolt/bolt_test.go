@@ -218,32 +218,6 @@ func TestNoOpsDoNotCommit(t *testing.T) {
 	}
 }
 
-func TestApplyRejectsMalformedWrites(t *testing.T) {
-	s := openTemp(t)
-	ctx := context.Background()
-	_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindGroup, ID: "g1"}})
-	must(t, err)
-	bad := map[string]store.Write{
-		"put without id":         {Put: &store.Resource{Kind: store.KindUser}},
-		"put without kind":       {Put: &store.Resource{ID: "x"}},
-		"negative ExpectVersion": {Put: &store.Resource{Kind: store.KindUser, ID: "x"}, ExpectVersion: -1},
-		"index without name":     {Put: &store.Resource{Kind: store.KindUser, ID: "x", Indexes: []store.IndexKey{{Value: "v"}}}},
-		"delete without id":      {Delete: &store.Ref{Kind: store.KindUser}},
-		"members without group":  {AddMembers: []string{"u1"}},
-		"empty member":           {Group: "g1", AddMembers: []string{""}},
-		"mark without key":       {Marks: []store.Mark{{App: "a"}}},
-		"mark without app":       {Marks: []store.Mark{{Key: "k"}}},
-	}
-	for name, w := range bad {
-		if _, err := s.Apply(ctx, w); err == nil {
-			t.Errorf("%s: Apply succeeded, want an error", name)
-		}
-	}
-	if n, err := s.MemberCount(ctx, "g1"); err != nil || n != 0 {
-		t.Errorf("member count after rejected writes = %d, %v; want 0", n, err)
-	}
-}
-
 // TestStateEmptyValue: an empty value is a value, not a missing key.
 func TestStateEmptyValue(t *testing.T) {
 	s := openTemp(t)

@@ -22,13 +22,6 @@ import (
 // Lease tokens come from the Sequence of queue/<app>, which is never
 // deleted, so a token is never issued twice for an app.
 
-func validateMark(m store.Mark) error {
-	if m.App == "" || m.Key == "" {
-		return fmt.Errorf("mark needs an app and a key, got %q %q", m.App, m.Key)
-	}
-	return nil
-}
-
 // queueBuckets returns an app's queue buckets, creating them when create
 // is set; without it they are nil when the app never had a queue.
 func queueBuckets(tx *bbolt.Tx, app string, create bool) (q, due, keys *bbolt.Bucket, err error) {
@@ -102,7 +95,7 @@ func putQueueEntry(due, keys *bbolt.Bucket, key string, e queueEntry) error {
 // Enqueue applies marks in one transaction.
 func (s *Store) Enqueue(ctx context.Context, marks ...store.Mark) error {
 	for _, m := range marks {
-		if err := validateMark(m); err != nil {
+		if err := m.Validate(); err != nil {
 			return fmt.Errorf("bolt store: enqueue: %w", err)
 		}
 	}

@@ -146,7 +146,7 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 // membership changes, the re-versioning of a deleted member's groups, the
 // marks and the report entries either all commit or none does.
 func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
-	if err := validateWrite(&w); err != nil {
+	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("bolt store: apply: %w", err)
 	}
 	reports, err := encodeReports(w.Reports)
@@ -188,47 +188,6 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		return nil, fmt.Errorf("bolt store: apply %s: %w", describeWrite(&w), err)
 	}
 	return out, nil
-}
-
-// validateWrite rejects writes the contract does not define, before any
-// transaction starts.
-func validateWrite(w *store.Write) error {
-	if w.Put != nil && w.Delete != nil {
-		return errors.New("write sets both Put and Delete")
-	}
-	if p := w.Put; p != nil {
-		if p.Kind == "" || p.ID == "" {
-			return fmt.Errorf("put needs a kind and an id, got %q %q", p.Kind, p.ID)
-		}
-		if w.ExpectVersion < 0 {
-			return fmt.Errorf("negative ExpectVersion %d", w.ExpectVersion)
-		}
-		for _, k := range p.Indexes {
-			if k.Name == "" {
-				return fmt.Errorf("index key with empty name (value %q)", k.Value)
-			}
-		}
-	}
-	if d := w.Delete; d != nil {
-		if d.Kind == "" || d.ID == "" {
-			return fmt.Errorf("delete needs a kind and an id, got %q %q", d.Kind, d.ID)
-		}
-		if w.DeleteVersion < 0 {
-			return fmt.Errorf("negative DeleteVersion %d", w.DeleteVersion)
-		}
-	}
-	if w.Group == "" && len(w.AddMembers)+len(w.RemoveMembers) > 0 {
-		return errors.New("membership change without a group")
-	}
-	if slices.Contains(w.AddMembers, "") || slices.Contains(w.RemoveMembers, "") {
-		return errors.New("empty member id")
-	}
-	for _, m := range w.Marks {
-		if err := validateMark(m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func describeWrite(w *store.Write) string {

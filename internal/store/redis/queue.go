@@ -9,17 +9,10 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
-func validateMark(m store.Mark) error {
-	if m.App == "" || m.Key == "" {
-		return fmt.Errorf("mark needs an app and a key, got %q %q", m.App, m.Key)
-	}
-	return nil
-}
-
 // Enqueue queues marks in one script call.
 func (s *Store) Enqueue(ctx context.Context, marks ...store.Mark) error {
 	for _, m := range marks {
-		if err := validateMark(m); err != nil {
+		if err := m.Validate(); err != nil {
 			return fmt.Errorf("redis store: enqueue: %w", err)
 		}
 	}

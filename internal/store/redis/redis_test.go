@@ -460,25 +460,6 @@ func keysOf(m map[string]string) []string {
 	return out
 }
 
-func TestApplyRejectsIncoherentWrites(t *testing.T) {
-	s := newTestStore(t)
-	apply(t, s, store.Write{Put: group("g1", "Admins")})
-	for name, w := range map[string]store.Write{
-		"members of the group being deleted": {Delete: &store.Ref{Kind: store.KindGroup, ID: "g1"}, Group: "g1", AddMembers: []string{"u1"}},
-		"member added and removed":           {Group: "g1", AddMembers: []string{"u1"}, RemoveMembers: []string{"u1"}},
-		"members without a group":            {AddMembers: []string{"u1"}},
-		"mark without an app":                {Marks: []store.Mark{{Key: "k"}}},
-		"put without an id":                  {Put: &store.Resource{Kind: store.KindUser}},
-	} {
-		if _, err := s.Apply(t.Context(), w); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	if n, err := s.MemberCount(t.Context(), "g1"); err != nil || n != 0 {
-		t.Errorf("member count = %d, %v after rejected writes", n, err)
-	}
-}
-
 // TestApplyKeepsDataBytes: data comes back byte for byte, not re-encoded.
 func TestApplyKeepsDataBytes(t *testing.T) {
 	s := newTestStore(t)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -166,7 +165,7 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 
 // Apply performs one Write in one script call (see applyScript).
 func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
-	if err := validateWrite(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), err)
 	}
 	if w.Put == nil && w.Delete == nil && w.Group == "" && len(w.Marks) == 0 && len(w.Reports) == 0 {
@@ -312,52 +311,6 @@ func foldIndexes(keys []store.IndexKey) []indexArg {
 		out = append(out, e)
 	}
 	return out
-}
-
-// validateWrite rejects writes the contract does not describe.
-func validateWrite(w store.Write) error {
-	if w.Put != nil && w.Delete != nil {
-		return errors.New("both Put and Delete are set")
-	}
-	if w.Put != nil {
-		if w.Put.Kind == "" || w.Put.ID == "" {
-			return errors.New("put needs a kind and an id")
-		}
-		if w.ExpectVersion < 0 {
-			return fmt.Errorf("negative ExpectVersion %d", w.ExpectVersion)
-		}
-	}
-	if w.Delete != nil {
-		if w.Delete.Kind == "" || w.Delete.ID == "" {
-			return errors.New("delete needs a kind and an id")
-		}
-		if w.DeleteVersion < 0 {
-			return fmt.Errorf("negative DeleteVersion %d", w.DeleteVersion)
-		}
-		if w.Group != "" && w.Delete.Kind == store.KindGroup && w.Delete.ID == w.Group {
-			return errors.New("membership change of the group being deleted")
-		}
-	}
-	if w.Group == "" && (len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0) {
-		return errors.New("membership change without a group")
-	}
-	for _, id := range w.AddMembers {
-		if id == "" {
-			return errors.New("empty member id")
-		}
-		if slices.Contains(w.RemoveMembers, id) {
-			return fmt.Errorf("member %q both added and removed", id)
-		}
-	}
-	if slices.Contains(w.RemoveMembers, "") {
-		return errors.New("empty member id")
-	}
-	for _, m := range w.Marks {
-		if err := validateMark(m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // describe names a write in errors.

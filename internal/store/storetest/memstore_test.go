@@ -267,11 +267,8 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	db := m.db
 
 	// Check every precondition before changing anything.
-	if w.Put != nil && w.Delete != nil {
-		return nil, errors.New("memstore: apply: a write sets both Put and Delete")
-	}
-	if w.Group == "" && (len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0) {
-		return nil, errors.New("memstore: apply: membership change without a group")
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("memstore: apply: %w", err)
 	}
 	var put *memResource
 	var putRes store.Resource
@@ -279,8 +276,6 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 	if p := w.Put; p != nil {
 		old, exists := db.resources[p.Kind][p.ID]
 		switch {
-		case w.ExpectVersion < 0:
-			return nil, fmt.Errorf("memstore: apply: negative ExpectVersion %d", w.ExpectVersion)
 		case w.ExpectVersion == 0 && exists:
 			return nil, fmt.Errorf("memstore: create %s %q: %w", p.Kind, p.ID, store.ErrConflict)
 		case w.ExpectVersion > 0 && !exists:
@@ -645,6 +640,11 @@ func (m *memStore) Enqueue(ctx context.Context, marks ...store.Mark) error {
 		return err
 	}
 	defer m.unlock()
+	for _, mk := range marks {
+		if err := mk.Validate(); err != nil {
+			return fmt.Errorf("memstore: enqueue: %w", err)
+		}
+	}
 	for _, mk := range marks {
 		m.db.mark(mk)
 	}
