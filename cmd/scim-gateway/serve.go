@@ -228,7 +228,11 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 	defer func() { retStop(); <-retDone }()
 
 	srv, err := gateway.New(gateway.Options{
-		Admin:           gateway.AdminOptions{Store: st, Apps: rl.appNames},
+		Admin: gateway.AdminOptions{Store: st, Apps: rl.appNames},
+		AppStatus: func(ctx context.Context, app string) (gateway.AppFailure, error) {
+			s, err := outbound.ReadStatus(ctx, st, app)
+			return gateway.AppFailure{Failing: s.Failing, Since: s.Since, LastError: s.LastError}, err
+		},
 		Store:           st,
 		Logger:          log,
 		Registry:        reg,
