@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/scimgate/scim-gateway/internal/app"
@@ -76,9 +77,13 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The signal goroutine ends before the store closes, a reload it
+	// runs included.
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	done := make(chan struct{})
 	defer close(done)
-	go func() {
+	wg.Go(func() {
 		listening := a.Ready()
 		for {
 			select {
@@ -101,6 +106,6 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 				}
 			}
 		}
-	}()
+	})
 	return a.Run(ctx)
 }

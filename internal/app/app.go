@@ -214,9 +214,6 @@ func (a *App) Reload(ctx context.Context, force bool) (string, error) {
 	return a.reloader.reload(ctx, force)
 }
 
-// Engine is the policy engine the gateway answers from.
-func (a *App) Engine() *Engine { return a.engine }
-
 // runReconcilers builds the reconcilers of apps and runs them in place of
 // the running ones (which keep running if the new ones cannot be built).
 func (a *App) runReconcilers(apps []outbound.AppConfig) error {
