@@ -17,6 +17,7 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store/bolt"
 	"github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/outbound"
 )
 
 const testToken = "test-token-0123456789abcdef"
@@ -100,9 +101,10 @@ func startServer(tb testing.TB, st store.Store, mod ...func(*Options)) *testServ
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	ts.now.Store(&t0)
 	opts := Options{
-		Store:   ts.store,
-		IDPAuth: NewCredentials([]StaticToken{{Name: "okta", Value: testToken, AllowRawHeader: true}}, nil, nil, nil),
-		Now:     func() time.Time { return *ts.now.Load() },
+		Store:     ts.store,
+		IDPAuth:   NewCredentials([]StaticToken{{Name: "okta", Value: testToken, AllowRawHeader: true}}, nil, nil, nil),
+		Now:       func() time.Time { return *ts.now.Load() },
+		AppStatus: outboundStatus(st),
 	}
 	for _, m := range mod {
 		m(&opts)
@@ -128,6 +130,15 @@ func startServer(tb testing.TB, st store.Store, mod ...func(*Options)) *testServ
 	ts.Root = "http://" + ln.Addr().String()
 	ts.URL = ts.Root + "/scim/v2"
 	return ts
+}
+
+// outboundStatus reads the failing state the reconcilers record in st, as
+// the gateway internal/app builds does.
+func outboundStatus(st store.Store) AppStatusFunc {
+	return func(ctx context.Context, app string) (AppFailure, error) {
+		s, err := outbound.ReadStatus(ctx, st, app)
+		return AppFailure{Failing: s.Failing, Since: s.Since, LastError: s.LastError}, err
+	}
 }
 
 // advance moves the server's clock.

@@ -38,6 +38,9 @@ type Options struct {
 
 	// Admin configures /admin/reports, /admin/status and the report page.
 	Admin AdminOptions
+	// AppStatus, when set, tells /admin/status whether each app is failing
+	// (the reconcilers keep that state; the gateway only reads it).
+	AppStatus AppStatusFunc
 
 	BaseURL         string // external base URL for meta.location; "" derives it from the request
 	BodyLimit       int64  // default 1 MiB

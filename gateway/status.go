@@ -11,7 +11,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
 )
 
 // AdminStatus is the body of GET /admin/status.
@@ -32,8 +31,8 @@ type AppHealth struct {
 	// QueueDepth counts the app's queued keys, leased or not; null when
 	// it could not be read.
 	QueueDepth *int `json:"queueDepth"`
-	// Failing is set while the app rejects the gateway's credentials
-	// (outbound.AppStatus); Since is when that started, or ended.
+	// Failing is set while the app rejects the gateway's credentials (as
+	// Options.AppStatus reads it); Since is when that started, or ended.
 	Failing   bool       `json:"failing"`
 	Since     *time.Time `json:"since,omitempty"`
 	LastError string     `json:"lastError,omitempty"`
@@ -78,7 +77,7 @@ func (s *Server) status(c echo.Context) error {
 		} else {
 			h.QueueDepth = &n
 		}
-		if as, err := readAppStatus(ctx, st, app); err != nil {
+		if as, err := s.appStatus(ctx, app); err != nil {
 			log.Warn("status: app status", "app", app, "err", err)
 			h.Errors = append(h.Errors, "failing state unavailable")
 		} else {
@@ -108,20 +107,30 @@ func (s *Server) status(c echo.Context) error {
 	return c.JSON(code, out)
 }
 
-// readAppStatus reads what outbound.ReadStatus reads, from the slice of
-// the store the admin endpoints hold: the AppStatus the reconcilers keep
-// under store.AppStatusKey; an app never seen failing has the zero one.
-func readAppStatus(ctx context.Context, st AdminStore, app string) (outbound.AppStatus, error) {
-	var as outbound.AppStatus
-	b, err := st.GetState(ctx, store.AppStatusKey(app))
-	if errors.Is(err, store.ErrNotFound) {
-		return as, nil
+// AppFailure is an app's failing state as its reconcilers record it.
+type AppFailure struct {
+	// Failing is set while the app rejects the gateway's credentials.
+	Failing bool
+	// Since is when the app started failing, or recovered; zero when it
+	// was never seen failing.
+	Since time.Time
+	// LastError is the last rejection (status and detail; never a secret).
+	LastError string
+}
+
+// AppStatusFunc reads an app's failing state; an app never seen failing
+// has the zero AppFailure.
+type AppStatusFunc func(ctx context.Context, app string) (AppFailure, error)
+
+// appStatus reads app's failing state through Options.AppStatus; without
+// one, no app is reported failing.
+func (s *Server) appStatus(ctx context.Context, app string) (AppFailure, error) {
+	if s.opts.AppStatus == nil {
+		return AppFailure{}, nil
 	}
+	as, err := s.opts.AppStatus(ctx, app)
 	if err != nil {
-		return as, fmt.Errorf("read status of %s: %w", app, err)
-	}
-	if err := json.Unmarshal(b, &as); err != nil {
-		return as, fmt.Errorf("read status of %s: %w", app, err)
+		return AppFailure{}, fmt.Errorf("read status of %s: %w", app, err)
 	}
 	return as, nil
 }

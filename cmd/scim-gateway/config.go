@@ -5,41 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
+	"github.com/scimgate/scim-gateway/internal/app"
 	"github.com/scimgate/scim-gateway/internal/config"
 )
-
-// defaultConfig is what serve and validate use without --config: the
-// defaults, with the IdP token read from SCIM_GATEWAY_TOKEN.
-const defaultConfig = `
-auth:
-  idp:
-    tokens:
-      - name: idp
-        token: ${SCIM_GATEWAY_TOKEN}
-`
 
 // loadConfig reads and validates the configuration at path ("" for the
 // built-in default). The error lists every problem with its key path.
 func loadConfig(path string, getenv env) (*config.Config, error) {
-	data := []byte(defaultConfig)
-	name := "built-in default configuration"
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		data, name = b, path
-	}
-	cfg, err := config.Parse(data, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return cfg, nil
+	return app.LoadConfig(path, getenv)
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer, getenv env) int {
@@ -52,7 +26,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer, getenv env) int {
 	}
 	cfg, err := loadConfig(*path, getenv)
 	if err == nil {
-		_, err = compilePolicies(cfg)
+		_, err = app.CompilePolicies(cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)

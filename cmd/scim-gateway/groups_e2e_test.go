@@ -1,10 +1,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,9 +9,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/scimgate/scim-gateway/internal/config"
-	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/internal/store/bolt"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -130,107 +124,6 @@ func TestGroupPushEndToEnd(t *testing.T) {
 	})
 	if n := len(sim.Groups()); n != 0 {
 		t.Errorf("simulator holds %d groups", n)
-	}
-}
-
-// TestPolicyEngineDesiredGroup: the adapter's group desired state and the
-// pushed groups it gives each user.
-func TestPolicyEngineDesiredGroup(t *testing.T) {
-	ctx := context.Background()
-	cfg, err := config.Parse([]byte(`
-store:
-  url: bolt://unused.db
-auth:
-  idp:
-    tokens: [{name: idp, token: `+e2eIdPToken+`}]
-apps:
-  - name: bitbucket
-    type: atlassian
-    base_url: https://api.atlassian.com/scim/directory/d
-    token: `+e2eAppToken+`
-    actions: {groups: true}
-policies:
-  - name: engineers
-    app: bitbucket
-    groups: ["Engineering"]
-    push_groups:
-      - {group: Engineering, as: bb-engineering}
-      - {group: Design}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := compilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "gw.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	put := func(w store.Write) {
-		t.Helper()
-		if _, err := st.Apply(ctx, w); err != nil {
-			t.Fatal(err)
-		}
-	}
-	user := func(id, userName string, active bool) {
-		data, _ := json.Marshal(map[string]any{"userName": userName, "active": active,
-			"emails": []any{map[string]any{"value": userName, "type": "work", "primary": true}}})
-		put(store.Write{Put: &store.Resource{Kind: store.KindUser, ID: id, Data: data}})
-	}
-	group := func(id, name string, members ...string) {
-		data, _ := json.Marshal(map[string]any{"displayName": name})
-		put(store.Write{Put: &store.Resource{Kind: store.KindGroup, ID: id, Data: data}, Group: id, AddMembers: members})
-	}
-	user("u-alice", "alice@example.com", true)
-	user("u-bob", "bob@example.com", true)
-	user("u-carol", "carol@example.com", false)
-	group("g-eng", "Engineering", "u-alice", "u-carol")
-	group("g-design", "Design", "u-alice", "u-bob")
-	group("g-ops", "Ops", "u-alice")
-	e := newPolicyEngine(st, p)
-
-	for _, tc := range []struct {
-		id      string
-		present bool
-		name    string
-		members []string
-	}{
-		// carol is admitted but inactive; bob is not admitted.
-		{"g-eng", true, "bb-engineering", []string{"u-alice"}},
-		{"g-design", true, "Design", []string{"u-alice"}},
-		{"g-ops", false, "", nil},
-		{"g-gone", false, "", nil},
-	} {
-		d, err := e.DesiredGroup(ctx, "bitbucket", tc.id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Present != tc.present || d.Name != tc.name || !slices.Equal(d.Members, tc.members) || d.Reason == "" {
-			t.Errorf("DesiredGroup(%s) = %+v, want present %v name %q members %v", tc.id, d, tc.present, tc.name, tc.members)
-		}
-	}
-	for _, tc := range []struct {
-		id      string
-		present bool
-		groups  []string
-	}{
-		{"u-alice", true, []string{"g-design", "g-eng"}},
-		{"u-bob", false, []string{"g-design"}}, // not admitted, still listed: it must leave the group
-		{"u-gone", false, nil},
-	} {
-		d, err := e.DesiredUser(ctx, "bitbucket", tc.id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Present != tc.present || !slices.Equal(d.Groups, tc.groups) {
-			t.Errorf("DesiredUser(%s) = present %v groups %v, want %v %v", tc.id, d.Present, d.Groups, tc.present, tc.groups)
-		}
-	}
-	if apps := appConfigs(cfg, slog.New(slog.DiscardHandler)); len(apps) != 1 || !apps[0].Groups {
-		t.Errorf("app configs = %+v, want groups pushed", apps)
 	}
 }
 

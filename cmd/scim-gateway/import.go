@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/inbound"
+	"github.com/scimgate/scim-gateway/internal/app"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/mapping"
@@ -43,24 +44,24 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	cfg, err := loadConfig(*path, getenv)
 	var pols *mapping.Policies
 	if err == nil {
-		pols, err = compilePolicies(cfg)
+		pols, err = app.CompilePolicies(cfg)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	var app *config.App
+	var a *config.App
 	for i := range cfg.Apps {
 		if cfg.Apps[i].Name == *appName {
-			app = &cfg.Apps[i]
+			a = &cfg.Apps[i]
 		}
 	}
 	switch {
-	case app == nil:
+	case a == nil:
 		fmt.Fprintf(stderr, "import: no app %q in the configuration (apps: %s)\n", *appName, strings.Join(pols.Apps(), ", "))
 		return 1
-	case app.Paused():
-		fmt.Fprintf(stderr, "import: app %q has no token configured\n", app.Name)
+	case a.Paused():
+		fmt.Fprintf(stderr, "import: app %q has no token configured\n", a.Name)
 		return 1
 	}
 	url := cfg.Store.URL
@@ -73,30 +74,20 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return 1
 	}
 	defer st.Close()
-	ia, err := importApp(st, *app, "scim-gateway-import")
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return 1
-	}
-	im, err := inbound.New(inbound.Config{
-		Store:  st,
-		Source: newPolicyEngine(st, pols),
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Apps:   []inbound.App{ia},
+	res, err := app.Import(ctx, st, app.ImportJob{
+		App:      *a,
+		Policies: pols,
+		Options:  inbound.Options{DryRun: *dryRun, Force: *force},
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		OnProgress: func(p inbound.Progress) {
 			fmt.Fprintf(stderr, "%s %s: %d accounts in %v (%.1f/s)\n", p.App, p.Phase, p.Seen, p.Elapsed.Round(time.Millisecond), p.Rate)
 		},
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "import: %v\n", err)
-		return 1
-	}
-	res, err := im.RunOnce(ctx, app.Name, inbound.Options{DryRun: *dryRun, Force: *force})
-	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	printImportResult(stdout, res, app.Safeguard)
+	printImportResult(stdout, res, a.Safeguard)
 	if res.Stopped {
 		return 3
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/scimgate/scim-gateway/internal/app"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/mapping"
 )
@@ -29,7 +30,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	after, err := compilePolicies(cfg)
+	after, err := app.CompilePolicies(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
@@ -44,12 +45,12 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return 1
 	}
 	defer st.Close()
-	before, err := loadRunning(ctx, st)
+	before, err := app.LoadRunning(ctx, st)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	plans, err := plan(ctx, st, before, after)
+	plans, err := app.Plan(ctx, st, before, after)
 	if err != nil {
 		fmt.Fprintf(stderr, "plan: %v\n", err)
 		return 1

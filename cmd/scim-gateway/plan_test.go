@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimgate/scim-gateway/internal/app"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/bolt"
@@ -96,7 +97,7 @@ func TestPlanCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := saveRunning(ctx, st, cfg); err != nil {
+	if err := app.SaveRunning(ctx, st, cfg); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {

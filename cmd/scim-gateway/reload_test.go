@@ -8,9 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/scimgate/scim-gateway/outbound"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
 
@@ -111,16 +109,6 @@ func TestReload(t *testing.T) {
 		}
 		return true
 	})
-}
-
-func TestLeaseFollowsTimeouts(t *testing.T) {
-	apps := []outbound.AppConfig{{Client: outbound.ClientOptions{Timeout: 5 * time.Second}}, {Client: outbound.ClientOptions{Timeout: 20 * time.Second}}}
-	if got := leaseFor(apps); got != 80*time.Second {
-		t.Errorf("lease %v, want 4 × the slowest timeout", got)
-	}
-	if got := leaseFor(nil); got < 30*time.Second || got >= outbound.DefaultLease {
-		t.Errorf("default lease %v", got)
-	}
 }
 
 // TestAdminImport: POST /admin/apps/{app}/import runs an import now; a

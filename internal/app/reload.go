@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -27,33 +27,36 @@ import (
 // the running one in place. Listen address, store and credentials are
 // read at start only.
 type reloader struct {
-	path   string
-	getenv env
+	// load reads and validates the configuration to apply.
+	load   func() (*config.Config, error)
 	st     store.Store
-	engine *policyEngine
+	engine *Engine
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu      sync.Mutex
-	apps    []outbound.AppConfig
+	mu   sync.Mutex
+	apps []outbound.AppConfig
+	// restart runs the reconcilers of apps in place of the running ones.
 	restart func(apps []outbound.AppConfig) error
 	// reconfigured, when set, is told every configuration applied.
 	reconfigured func(cfg *config.Config) error
 }
 
+// reload applies the configuration load returns; force lifts the
+// safeguard. It returns the plan's summary, one app a line.
 func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := loadConfig(r.path, r.getenv)
+	cfg, err := r.load()
 	var next *mapping.Policies
 	if err == nil {
-		next, err = compilePolicies(cfg)
+		next, err = CompilePolicies(cfg)
 	}
 	if err != nil {
 		r.log.Error("reload refused: invalid configuration; the running one stays", "err", err)
 		return "", fmt.Errorf("%w: %v", gateway.ErrInvalidConfig, err)
 	}
-	plans, err := plan(ctx, r.st, r.engine.policies(), next)
+	plans, err := Plan(ctx, r.st, r.engine.Policies(), next)
 	if err != nil {
 		return "", fmt.Errorf("reload: plan: %w", err)
 	}
@@ -62,9 +65,8 @@ func (r *reloader) reload(ctx context.Context, force bool) (string, error) {
 		r.log.Warn("reload refused: the change exceeds an app's safeguard; use force", "plan", summary)
 		return summary, gateway.ErrReloadRefused
 	}
-	prev := r.engine.policies()
-	r.engine.cur.Store(next)
-	if err := saveRunning(ctx, r.st, cfg); err != nil {
+	prev := r.engine.Swap(next)
+	if err := SaveRunning(ctx, r.st, cfg); err != nil {
 		r.log.Warn("reload: record running configuration", "err", err)
 	}
 	if err := r.enqueueGroups(ctx, prev, next, plans); err != nil {

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -9,38 +9,69 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/gateway"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
 )
 
-// policyEngine holds the compiled policies, swapped atomically on
-// reload, and answers the gateway (which keys a change marks) and the
-// reconcilers (what an app should hold now) from the same snapshot.
-type policyEngine struct {
-	st  store.Store
+// EngineStore is the slice of store.Store the engine reads: hub users,
+// their groups and links, and group members.
+type EngineStore interface {
+	mapping.HubReader
+	Members(ctx context.Context, groupID string) ([]string, error)
+}
+
+// Engine holds the compiled policies, swapped atomically on reload, and
+// answers the gateway (which keys a change marks), the reconcilers and the
+// importer (what an app should hold now) from the same snapshot.
+type Engine struct {
+	st  EngineStore
 	cur atomic.Pointer[mapping.Policies]
 }
 
-func newPolicyEngine(st store.Store, p *mapping.Policies) *policyEngine {
-	e := &policyEngine{st: st}
+var (
+	_ gateway.Marker       = (*Engine)(nil)
+	_ outbound.GroupSource = (*Engine)(nil)
+)
+
+// NewEngine returns an Engine answering from st with the policies p.
+func NewEngine(st EngineStore, p *mapping.Policies) *Engine {
+	e := &Engine{st: st}
 	e.cur.Store(p)
 	return e
 }
 
-func (e *policyEngine) policies() *mapping.Policies { return e.cur.Load() }
+// Policies returns the policies the engine answers with now.
+func (e *Engine) Policies() *mapping.Policies { return e.cur.Load() }
 
-func (e *policyEngine) UserChanged(id string, due time.Time) []store.Mark {
-	return e.policies().MarksForUser(id, due)
+// Swap makes p the policies every later answer uses, and returns the
+// previous ones.
+func (e *Engine) Swap(p *mapping.Policies) *mapping.Policies { return e.cur.Swap(p) }
+
+// UserChanged implements gateway.Marker.
+func (e *Engine) UserChanged(id string, due time.Time) []store.Mark {
+	return e.Policies().MarksForUser(id, due)
 }
 
-func (e *policyEngine) MembershipChanged(groupID, groupName string, members []string, due time.Time) []store.Mark {
-	return e.policies().MarksForMembership(groupID, groupName, members, due)
+// MembershipChanged implements gateway.Marker.
+func (e *Engine) MembershipChanged(groupID, groupName string, members []string, due time.Time) []store.Mark {
+	return e.Policies().MarksForMembership(groupID, groupName, members, due)
 }
 
-func (e *policyEngine) GroupChanged(groupID, groupName string, due time.Time) []store.Mark {
-	return e.policies().MarksForGroup(groupID, groupName, due)
+// GroupChanged implements gateway.Marker.
+func (e *Engine) GroupChanged(groupID, groupName string, due time.Time) []store.Mark {
+	return e.Policies().MarksForGroup(groupID, groupName, due)
+}
+
+// DesiredUser implements outbound.Source (and so inbound's source) from
+// the current policies.
+func (e *Engine) DesiredUser(ctx context.Context, app, hubID string) (outbound.Desired, error) {
+	d, groups, err := e.desired(ctx, app, hubID)
+	if err != nil {
+		return outbound.Desired{}, err
+	}
+	return outbound.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason, Groups: groups}, nil
 }
 
 // desired computes what app should hold for a hub user now, and the ids
@@ -48,8 +79,8 @@ func (e *policyEngine) GroupChanged(groupID, groupName string, due time.Time) []
 // is admitted: a user leaving the app must leave its groups too). A user
 // gone from the hub is not desired and has no groups; whether its account
 // is protected is judged by the userName last applied to the app.
-func (e *policyEngine) desired(ctx context.Context, app, hubID string) (mapping.Desired, []string, error) {
-	p := e.policies()
+func (e *Engine) desired(ctx context.Context, app, hubID string) (mapping.Desired, []string, error) {
+	p := e.Policies()
 	u, err := mapping.LoadUser(ctx, e.st, hubID)
 	if errors.Is(err, store.ErrNotFound) {
 		ghost := mapping.UserView{ID: hubID, Doc: map[string]any{"id": hubID}}
@@ -92,8 +123,8 @@ func pushedGroups(p *mapping.Policies, app string, u mapping.UserView) []string 
 // That is paid once per burst of changes, since a group's queue key is
 // coalesced like a user's, and it keeps one definition of "admitted" for
 // users and group members.
-func (e *policyEngine) DesiredGroup(ctx context.Context, app, groupID string) (outbound.DesiredGroup, error) {
-	p := e.policies()
+func (e *Engine) DesiredGroup(ctx context.Context, app, groupID string) (outbound.DesiredGroup, error) {
+	p := e.Policies()
 	r, err := e.st.Get(ctx, store.KindGroup, groupID)
 	if errors.Is(err, store.ErrNotFound) {
 		return outbound.DesiredGroup{Reason: "group deleted from the hub"}, nil
@@ -134,53 +165,4 @@ func (e *policyEngine) DesiredGroup(ctx context.Context, app, groupID string) (o
 		reason += fmt.Sprintf(" as %q", name)
 	}
 	return outbound.DesiredGroup{Present: true, Name: name, Members: members, Reason: reason}, nil
-}
-
-// compilePolicies compiles a validated configuration's apps and policies.
-func compilePolicies(cfg *config.Config) (*mapping.Policies, error) {
-	p, err := mapping.Compile(cfg.Apps, cfg.Policies)
-	if err != nil {
-		return nil, fmt.Errorf("policies: %w", err)
-	}
-	return p, nil
-}
-
-// saveRunning records cfg as the running configuration (secrets masked).
-func saveRunning(ctx context.Context, st store.Store, cfg *config.Config) error {
-	b, err := cfg.Redacted()
-	if err != nil {
-		return err
-	}
-	if err := st.PutState(ctx, store.RunningConfigKey, b); err != nil {
-		return fmt.Errorf("save running configuration: %w", err)
-	}
-	return nil
-}
-
-// loadRunning compiles the configuration recorded as running, or returns
-// nil policies when none was recorded.
-func loadRunning(ctx context.Context, st store.Store) (*mapping.Policies, error) {
-	b, err := st.GetState(ctx, store.RunningConfigKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read running configuration: %w", err)
-	}
-	cfg, err := config.Parse(b, nil)
-	if err != nil {
-		return nil, fmt.Errorf("running configuration: %w", err)
-	}
-	return compilePolicies(cfg)
-}
-
-// plan compares the policies before and after over every hub user, with
-// each user's accounts read from the links.
-func plan(ctx context.Context, st store.Store, before, after *mapping.Policies) (map[string]*mapping.AppPlan, error) {
-	var iterErr error
-	plans := mapping.Plan(before, after, mapping.Users(ctx, st, &iterErr, after.Apps()...))
-	if iterErr != nil {
-		return nil, iterErr
-	}
-	return plans, nil
 }
