@@ -20,6 +20,7 @@ import (
 	"github.com/scimgate/scim-gateway/gateway"
 	"github.com/scimgate/scim-gateway/inbound"
 	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/report"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/outbound"
@@ -221,7 +222,7 @@ func serve(ctx context.Context, cfg *config.Config, path string, getenv env, log
 	retDone := make(chan struct{})
 	go func() {
 		defer close(retDone)
-		if err := gateway.RunRetention(retCtx, st, cfg.Reports.Retention.Std(), cfg.Reports.MaxEntries, 10*time.Minute, nil, log); err != nil {
+		if err := report.RunRetention(retCtx, st, cfg.Reports.Retention.Std(), cfg.Reports.MaxEntries, 10*time.Minute, nil, log); err != nil {
 			log.Error("report retention stopped", "err", err)
 		}
 	}()
