@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scimgate/scim-gateway/internal/oidctest"
+	"github.com/scimgate/scim-gateway/internal/report"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
@@ -439,7 +440,7 @@ func TestReportFilterScanBudget(t *testing.T) {
 	}
 	// Limits above the maximum are capped.
 	seedMany(t, st, 1100)
-	if page := ts.reports("limit=5000"); len(page.Entries) != MaxReportLimit || *page.Next == "" {
+	if page := ts.reports("limit=5000"); len(page.Entries) != report.MaxLimit || *page.Next == "" {
 		t.Errorf("limit=5000: %d entries, next %q", len(page.Entries), *page.Next)
 	}
 }
@@ -478,7 +479,7 @@ func TestReportCSV(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(recs) != 3 || !slices.Equal(recs[0], CSVHeader) {
+			if len(recs) != 3 || !slices.Equal(recs[0], report.CSVHeader) {
 				t.Fatalf("csv %q", recs)
 			}
 			row := map[string]string{}
@@ -508,14 +509,14 @@ func TestReportCSV(t *testing.T) {
 		}
 		// The CSV of the last page has a header and no next.
 		r := ts.adminGet("/admin/reports?user=nobody", "Accept", "text/csv")
-		if string(r.Body) != strings.Join(CSVHeader, ",")+"\n" || r.Header.Get(HeaderNextCursor) != "" {
+		if string(r.Body) != strings.Join(report.CSVHeader, ",")+"\n" || r.Header.Get(HeaderNextCursor) != "" {
 			t.Errorf("empty csv %q, next %q", r.Body, r.Header.Get(HeaderNextCursor))
 		}
 	})
 }
 
-// csvIndex returns the column of name in CSVHeader.
-func csvIndex(name string) int { return slices.Index(CSVHeader, name) }
+// csvIndex returns the column of name in report.CSVHeader.
+func csvIndex(name string) int { return slices.Index(report.CSVHeader, name) }
 
 func TestReportResponsesAreNotCached(t *testing.T) {
 	st := backends["bolt"](t)
@@ -593,111 +594,6 @@ func TestAdminStatus(t *testing.T) {
 			t.Errorf("unreachable store: %s", r.Body)
 		}
 	})
-}
-
-// stepClock is a Clock whose Sleep advances it and runs a hook.
-type stepClock struct {
-	now     time.Time
-	sleeps  []time.Duration
-	onSleep func(n int) error
-}
-
-func (c *stepClock) Now() time.Time { return c.now }
-
-func (c *stepClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	if err := c.onSleep(len(c.sleeps)); err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
-func TestReportRetention(t *testing.T) {
-	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
-		st := open(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		seedReports(t, st, reportSeeds) // ages 10m .. 9d before reportT0
-		clock := &stepClock{now: reportT0}
-		clock.onSleep = func(n int) error {
-			switch n {
-			case 1:
-				// Pass 1 dropped everything older than 2 days (e08 is 50h
-				// old); add entries so that pass 2 has too many.
-				if got := labels(storedReports(t, st)); got != "e01,e02,e03,e04,e05,e06,e07" {
-					t.Errorf("after pass 1: %s", got)
-				}
-				seedReports(t, st, []reportSeed{{-time.Minute, "dave", "jira", "create", "success", 201, "e11", nil}})
-			case 2:
-				cancel()
-			}
-			return nil
-		}
-		if err := RunRetention(ctx, st, 48*time.Hour, 7, time.Hour, clock, nil); err != nil {
-			t.Fatal(err)
-		}
-		// Pass 2, an hour later, kept the newest 7.
-		if got := labels(storedReports(t, st)); got != "e11,e01,e02,e03,e04,e05,e06" {
-			t.Errorf("after pass 2: %s", got)
-		}
-		if !slices.Equal(clock.sleeps, []time.Duration{time.Hour, time.Hour}) {
-			t.Errorf("sleeps %v", clock.sleeps)
-		}
-	})
-}
-
-func storedReports(t *testing.T, st store.Store) []store.ReportEntry {
-	t.Helper()
-	es, _, err := st.QueryReports(context.Background(), store.ReportQuery{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return es
-}
-
-// flakyPruner fails its first call.
-type flakyPruner struct {
-	calls  int
-	before []time.Time
-	max    []int
-}
-
-func (p *flakyPruner) PruneReports(_ context.Context, before time.Time, maxCount int) (int, error) {
-	p.calls++
-	p.before, p.max = append(p.before, before), append(p.max, maxCount)
-	if p.calls == 1 {
-		return 0, errors.New("redis: connection reset")
-	}
-	return 3, nil
-}
-
-func TestReportRetentionRetriesAndStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p := &flakyPruner{}
-	clock := &stepClock{now: reportT0, onSleep: func(n int) error {
-		if n == 3 {
-			cancel()
-		}
-		return nil
-	}}
-	if err := RunRetention(ctx, p, 0, 1000, 10*time.Minute, clock, nil); err != nil {
-		t.Fatal(err)
-	}
-	// A failed pass does not stop the loop; no age limit means a zero before.
-	if p.calls != 3 || !slices.Equal(p.max, []int{1000, 1000, 1000}) || !p.before[2].IsZero() {
-		t.Errorf("calls %d, before %v, max %v", p.calls, p.before, p.max)
-	}
-	if err := RunRetention(ctx, p, time.Hour, 0, 0, clock, nil); err == nil {
-		t.Error("a zero interval was accepted")
-	}
-	// A clock that fails while ctx lives is an error.
-	boom := errors.New("clock broken")
-	c2 := &stepClock{now: reportT0, onSleep: func(int) error { return boom }}
-	if err := RunRetention(context.Background(), &flakyPruner{calls: 1}, time.Hour, 0, time.Minute, c2, nil); !errors.Is(err, boom) {
-		t.Errorf("err %v", err)
-	}
 }
 
 func TestAdminAuthSeparation(t *testing.T) {
@@ -780,41 +676,7 @@ func TestAdminOIDCRequiredGroup(t *testing.T) {
 	}
 }
 
-func TestParseReportRequest(t *testing.T) {
-	now := reportT0
-	r, err := ParseReportRequest(url.Values{"user": {" Alice "}, "operation": {"Create"}, "status": {"SKIPPED"},
-		"from": {"1d12h"}, "to": {"2026-11-27"}, "limit": {"20"}, "cursor": {"abc"}, "filter": {`detail co "x"`}}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := r.Query
-	if q.User != "Alice" || q.Operation != "create" || q.Status != "skipped" || q.Limit != 20 || q.Cursor != "abc" ||
-		!q.From.Equal(now.Add(-36*time.Hour)) || !q.To.Equal(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) || r.Filter == nil {
-		t.Errorf("parsed %+v", r)
-	}
-	r, err = ParseReportRequest(url.Values{}, now)
-	if err != nil || r.Query.Limit != DefaultReportLimit || r.Filter != nil || !r.Query.From.IsZero() {
-		t.Errorf("defaults %+v, %v", r, err)
-	}
-}
-
-func TestFormatChanges(t *testing.T) {
-	got := FormatChanges([]store.AttrChange{
-		{Attr: "active", Old: true, New: false},
-		{Attr: "name.givenName", Old: "Al", New: nil},
-		{Attr: "members", Old: nil, New: map[string]any{"count": 2}},
-		{Attr: "password", Old: "<secret>", New: "<secret>"},
-	})
-	want := `active: true → false; name.givenName: Al → (none); members: (none) → {"count":2}; password: <secret> → <secret>`
-	if got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
-	}
-	if FormatChanges(nil) != "" {
-		t.Error("no changes should be empty")
-	}
-}
-
-// BenchmarkReportQuery measures a report query by user (ReportRequest.Run
+// BenchmarkReportQuery measures a report query by user (report.Request.Run
 // against the store, as GET /admin/reports?user=…&from=30d runs it)
 // against logs of 10,000 and 1,000,000 entries. The queried user has the
 // same 100 entries in both, scattered among the others', so a query that
@@ -850,7 +712,7 @@ func BenchmarkReportQuery(b *testing.B) {
 					start := time.Now()
 					populateReports(b, st, n)
 					b.Logf("%s: appended %d entries in %s", backend, n, time.Since(start).Round(time.Millisecond))
-					req, err := ParseReportRequest(url.Values{"user": {"bench-target@example.com"}, "from": {"30d"}}, reportT0)
+					req, err := report.Parse(url.Values{"user": {"bench-target@example.com"}, "from": {"30d"}}, reportT0)
 					if err != nil {
 						b.Fatal(err)
 					}

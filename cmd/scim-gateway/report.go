@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/scimgate/scim-gateway/gateway"
 	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/report"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
@@ -41,7 +41,7 @@ flags:
 `
 
 // cmdReport prints report entries read from the store, or from a running
-// gateway's admin API with --server, using the gateway's own query code.
+// gateway's admin API with --server, using the query code the admin API runs (internal/report).
 func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,8 +79,8 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			params.Set(k, v)
 		}
 	}
-	params.Set("limit", strconv.Itoa(min(*limit, gateway.MaxReportLimit)))
-	req, err := gateway.ParseReportRequest(params, time.Now())
+	params.Set("limit", strconv.Itoa(min(*limit, report.MaxLimit)))
+	req, err := report.Parse(params, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "report: %s\n", describeError(err))
 		return 2
@@ -120,7 +120,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 
 	var entries []store.ReportEntry
 	for len(entries) < *limit {
-		page, err := src.next(ctx, min(*limit-len(entries), gateway.MaxReportLimit))
+		page, err := src.next(ctx, min(*limit-len(entries), report.MaxLimit))
 		if err != nil {
 			fmt.Fprintf(stderr, "report: %s\n", describeError(err))
 			return 1
@@ -131,7 +131,7 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 	}
 	if *asCSV {
-		if err := gateway.WriteReportCSV(stdout, entries); err != nil {
+		if err := report.WriteCSV(stdout, entries); err != nil {
 			fmt.Fprintf(stderr, "report: %v\n", err)
 			return 1
 		}
@@ -150,16 +150,16 @@ func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 
 // reportSource hands out successive pages of one report query.
 type reportSource interface {
-	next(ctx context.Context, limit int) (gateway.ReportPage, error)
+	next(ctx context.Context, limit int) (report.Page, error)
 }
 
 // storeSource runs the query against the store, as the admin API does.
 type storeSource struct {
 	st  store.Store
-	req gateway.ReportRequest
+	req report.Request
 }
 
-func (s *storeSource) next(ctx context.Context, limit int) (gateway.ReportPage, error) {
+func (s *storeSource) next(ctx context.Context, limit int) (report.Page, error) {
 	s.req.Query.Limit = limit
 	page, err := s.req.Run(ctx, s.st, 0)
 	if err != nil {
@@ -175,11 +175,11 @@ type apiSource struct {
 	base   string
 	token  string
 	client *http.Client
-	req    gateway.ReportRequest
+	req    report.Request
 	cursor string
 }
 
-func (s *apiSource) next(ctx context.Context, limit int) (gateway.ReportPage, error) {
+func (s *apiSource) next(ctx context.Context, limit int) (report.Page, error) {
 	q := s.req.Query
 	v := url.Values{}
 	for k, val := range map[string]string{"user": q.User, "app": q.App, "operation": q.Operation, "status": q.Status,
@@ -199,35 +199,32 @@ func (s *apiSource) next(ctx context.Context, limit int) (gateway.ReportPage, er
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+"/admin/reports?"+v.Encode(), nil)
 	if err != nil {
-		return gateway.ReportPage{}, fmt.Errorf("server %s: %w", s.base, err)
+		return report.Page{}, fmt.Errorf("server %s: %w", s.base, err)
 	}
 	hreq.Header.Set("Authorization", "Bearer "+s.token)
 	hreq.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(hreq)
 	if err != nil {
-		return gateway.ReportPage{}, fmt.Errorf("server %s: %w", s.base, err)
+		return report.Page{}, fmt.Errorf("server %s: %w", s.base, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return gateway.ReportPage{}, fmt.Errorf("server %s: read response: %w", s.base, err)
+		return report.Page{}, fmt.Errorf("server %s: read response: %w", s.base, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		se := &scim.Error{}
 		if json.Unmarshal(body, se) != nil || se.Status == 0 {
 			se = &scim.Error{Status: resp.StatusCode, Detail: http.StatusText(resp.StatusCode)}
 		}
-		return gateway.ReportPage{}, fmt.Errorf("server %s: %w", s.base, se)
+		return report.Page{}, fmt.Errorf("server %s: %w", s.base, se)
 	}
-	var out struct {
-		Entries []store.ReportEntry `json:"entries"`
-		Next    string              `json:"next"`
+	var page report.Page
+	if err := json.Unmarshal(body, &page); err != nil {
+		return report.Page{}, fmt.Errorf("server %s: decode response: %w", s.base, err)
 	}
-	if err := json.Unmarshal(body, &out); err != nil {
-		return gateway.ReportPage{}, fmt.Errorf("server %s: decode response: %w", s.base, err)
-	}
-	s.cursor = out.Next
-	return gateway.ReportPage{Entries: out.Entries, Next: out.Next}, nil
+	s.cursor = page.Next
+	return page, nil
 }
 
 // describeError renders a SCIM error of ours by its type and detail,

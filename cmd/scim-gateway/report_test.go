@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/gateway"
+	"github.com/scimgate/scim-gateway/internal/report"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/bolt"
 )
@@ -126,7 +127,7 @@ func TestReportCommandCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || !slices.Equal(recs[0], gateway.CSVHeader) || recs[1][1] != "bob@example.com" || recs[2][8] != "boom\x1b[2J\nsecond line\ttab" {
+	if len(recs) != 3 || !slices.Equal(recs[0], report.CSVHeader) || recs[1][1] != "bob@example.com" || recs[2][8] != "boom\x1b[2J\nsecond line\ttab" {
 		t.Errorf("csv %q", recs)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/scimgate/scim-gateway/inbound"
 	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/config"
+	"github.com/scimgate/scim-gateway/internal/report"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/outbound"
 )
@@ -117,7 +118,7 @@ func New(cfg *config.Config, st store.Store, opts Options) (*App, error) {
 	}
 	retention, maxEntries := cfg.Reports.Retention.Std(), cfg.Reports.MaxEntries
 	if err := a.loops.set(loopRetention, func(ctx context.Context) error {
-		return gateway.RunRetention(ctx, st, retention, maxEntries, retentionInterval, opts.Clock, a.log)
+		return report.RunRetention(ctx, st, retention, maxEntries, retentionInterval, opts.Clock, a.log)
 	}); err != nil {
 		return nil, err
 	}
