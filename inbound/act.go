@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -54,7 +55,7 @@ func (r *run) drift(ctx context.Context, d *decision) error {
 		// import still sees the drift.
 		current := project(d.acc.Attrs, keysOf(decodeState(d.link.State)))
 		ok, err := r.updateLink(ctx, d.link, func(l *store.Link) {
-			l.State, l.AppliedHash = canonicalJSON(current), ""
+			l.State, l.AppliedHash = canon.JSON(current), ""
 		})
 		if err != nil {
 			return err
@@ -260,7 +261,7 @@ func (r *run) newLink(hubID string, acc *account, desired map[string]any) store.
 	state := project(acc.Attrs, stateKeys(desired))
 	return store.Link{
 		App: r.app.Name, Kind: store.KindUser, HubID: hubID, RemoteID: acc.ID,
-		Hash: acc.Hash, State: canonicalJSON(state), AppliedAt: r.im.clock.Now(), Status: acc.linkStatus(),
+		Hash: acc.Hash, State: canon.JSON(state), AppliedAt: r.im.clock.Now(), Status: acc.linkStatus(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -243,7 +244,7 @@ func equalValue(path string, want, got any) bool {
 		}
 		return equalMulti(path, w, g)
 	}
-	return equalJSON(want, got)
+	return canon.Equal(want, got)
 }
 
 // equalMulti compares multi-valued attributes as multisets: as many
@@ -288,23 +289,6 @@ func empty(v any) bool {
 		return true
 	}
 	return false
-}
-
-func equalJSON(a, b any) bool {
-	ca, cb := canonicalJSON(a), canonicalJSON(b)
-	return ca != nil && bytes.Equal(ca, cb)
-}
-
-// canonicalJSON encodes v with sorted object keys and no HTML escaping;
-// nil when v cannot be encoded.
-func canonicalJSON(v any) []byte {
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil
-	}
-	return bytes.TrimRight(b.Bytes(), "\n")
 }
 
 func decodeState(raw json.RawMessage) map[string]any {

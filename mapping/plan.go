@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/config"
 )
 
@@ -155,7 +156,7 @@ func (pl *AppPlan) classify(a *app, label string, o, n Desired, state Account) {
 		case InactiveAccount:
 			pl.Reactivate = append(pl.Reactivate, label)
 		case ActiveAccount:
-			if !o.Present || Hash(o.Attributes) != Hash(n.Attributes) {
+			if !o.Present || !canon.Equal(o.Attributes, n.Attributes) {
 				pl.Update = append(pl.Update, label)
 			}
 		}

@@ -1,12 +1,10 @@
 package outbound
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/scimgate/scim-gateway/internal/canon"
 )
 
 // readOnlyAttrs are top-level attributes never diffed nor patched: the
@@ -40,7 +38,7 @@ func diffAttrs(old, new map[string]any) []attrChange {
 			continue
 		}
 		ov, ok := old[k]
-		if ok && equalJSON(ov, nv) {
+		if ok && canon.Equal(ov, nv) {
 			continue
 		}
 		out = append(out, attrChange{Attr: k, Old: ov, New: nv})
@@ -71,31 +69,6 @@ func patchOps(changes []attrChange) []PatchOperation {
 	return ops
 }
 
-// canonicalJSON encodes v with sorted object keys (encoding/json sorts map
-// keys) and no HTML escaping. Values that cannot be encoded give nil.
-func canonicalJSON(v any) []byte {
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil
-	}
-	return bytes.TrimRight(b.Bytes(), "\n")
-}
-
-func equalJSON(a, b any) bool {
-	ca, cb := canonicalJSON(a), canonicalJSON(b)
-	return ca != nil && bytes.Equal(ca, cb)
-}
-
-// hashAttrs is the hash of a state: sha256 of its canonical JSON. A state
-// that went through JSON (stored, then decoded with UseNumber) hashes the
-// same as before.
-func hashAttrs(m map[string]any) string {
-	sum := sha256.Sum256(canonicalJSON(m))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // RemoteHash is the normalised hash of a resource as a target returned it:
 // the hash of its canonical JSON without meta and groups, which change
 // without the account changing. The reconciler stores it in Link.Hash
@@ -111,7 +84,7 @@ func RemoteHash(res map[string]any) string {
 			m[k] = v
 		}
 	}
-	return hashAttrs(m)
+	return canon.Hash(m)
 }
 
 // project returns the values remote holds for the top-level attributes of

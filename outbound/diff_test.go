@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/scimgate/scim-gateway/internal/canon"
 )
 
 func TestDiffAttrs(t *testing.T) {
@@ -40,14 +42,14 @@ func TestHashSurvivesJSONRoundTrip(t *testing.T) {
 	m := person("h1", "a<b>&@example.com", "Ä Ö").Attributes
 	m["n"], m["f"] = 3, 2.5
 	var back map[string]any
-	if err := decodeJSON(canonicalJSON(m), &back); err != nil {
+	if err := decodeJSON(canon.JSON(m), &back); err != nil {
 		t.Fatal(err)
 	}
-	if hashAttrs(m) != hashAttrs(back) {
+	if canon.Hash(m) != canon.Hash(back) {
 		t.Error("hash changed through JSON")
 	}
 	back["title"] = "other"
-	if hashAttrs(m) == hashAttrs(back) {
+	if canon.Hash(m) == canon.Hash(back) {
 		t.Error("hash ignores a change")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
 
@@ -65,7 +66,7 @@ type replacedRef struct {
 
 func (s groupState) hash() string {
 	s.Members = nonNil(s.Members)
-	sum := sha256.Sum256(canonicalJSON(s))
+	sum := sha256.Sum256(canon.JSON(s))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
@@ -522,7 +523,7 @@ func (j *job) reportOverflow(err error) {
 // saveGroupLink records st as what the remote group holds.
 func (j *job) saveGroupLink(remoteID string, st groupState, remoteHash string) error {
 	st.Members = nonNil(st.Members)
-	state := canonicalJSON(st)
+	state := canon.JSON(st)
 	if state == nil {
 		return &invalidDesiredError{detail: "group state cannot be encoded as JSON"}
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
 )
@@ -978,7 +979,7 @@ func TestGroupsQueuedAgainOnceTheAccountExists(t *testing.T) {
 }
 
 func TestMemberIDNeedsAnActiveAccount(t *testing.T) {
-	state := func(active bool) []byte { return canonicalJSON(map[string]any{"userName": alice, "active": active}) }
+	state := func(active bool) []byte { return canon.JSON(map[string]any{"userName": alice, "active": active}) }
 	for _, tc := range []struct {
 		name string
 		l    *store.Link

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -639,7 +640,7 @@ func (j *job) converge() error {
 	}
 	if l := j.link; l != nil && l.RemoteID != "" {
 		last, trusted := lastApplied(l)
-		if trusted && l.AppliedHash == hashAttrs(applied) {
+		if trusted && l.AppliedHash == canon.Hash(applied) {
 			j.result = resultSkipped
 			if l.Status == store.LinkParked { // converged after all: lift the park
 				return j.saveLink(l.RemoteID, applied, l.Hash)
@@ -895,7 +896,7 @@ func (j *job) reason() string {
 
 // saveLink records that applied is what the account holds.
 func (j *job) saveLink(remoteID string, applied map[string]any, remoteHash string) error {
-	state := canonicalJSON(applied)
+	state := canon.JSON(applied)
 	if state == nil {
 		return &invalidDesiredError{detail: "attributes cannot be encoded as JSON"}
 	}
@@ -905,7 +906,7 @@ func (j *job) saveLink(remoteID string, applied map[string]any, remoteHash strin
 	}
 	l := store.Link{
 		App: j.a.name, Kind: store.KindUser, HubID: j.hubID, RemoteID: remoteID,
-		Hash: remoteHash, State: state, AppliedHash: hashAttrs(applied), AppliedAt: j.r.clock.Now(), Status: status,
+		Hash: remoteHash, State: state, AppliedHash: canon.Hash(applied), AppliedAt: j.r.clock.Now(), Status: status,
 	}
 	if err := j.r.store.PutLink(j.ctx, l); err != nil {
 		return fmt.Errorf("put link: %w", err)
@@ -933,7 +934,7 @@ func lastApplied(l *store.Link) (map[string]any, bool) {
 	if st == nil {
 		return map[string]any{}, false
 	}
-	return st, l.AppliedHash != "" && hashAttrs(st) == l.AppliedHash
+	return st, l.AppliedHash != "" && canon.Hash(st) == l.AppliedHash
 }
 
 func decodeState(raw json.RawMessage) map[string]any {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/scimgate/scim-gateway/internal/canon"
 )
 
 // RemoteUser is a user account in a target.
@@ -284,7 +286,7 @@ func deleteUser(ctx context.Context, c *Client, remoteID string) error {
 // eqFilter is `attr eq "value"` with value as a JSON string, so quotes
 // and backslashes are escaped.
 func eqFilter(attr, value string) string {
-	b := canonicalJSON(value)
+	b := canon.JSON(value)
 	return attr + " eq " + string(b)
 }
 
