@@ -9,8 +9,8 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
 // driftEnv provisions alice, bob, carol and dave through the reconciler,
@@ -61,7 +61,7 @@ func marks(ids ...string) []store.Mark {
 // remoteHash is the normalised hash of the account as the app lists it.
 func remoteHash(t *testing.T, e *env, id string) string {
 	t.Helper()
-	return outbound.RemoteHash(remoteOf(t, e, id))
+	return target.RemoteHash(remoteOf(t, e, id))
 }
 
 func TestDriftReport(t *testing.T) {

@@ -19,7 +19,9 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/generic"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 const (
@@ -85,22 +87,22 @@ type policySource struct {
 	p  *mapping.Policies
 }
 
-func (s *policySource) DesiredUser(ctx context.Context, app, hubID string) (outbound.Desired, error) {
+func (s *policySource) DesiredUser(ctx context.Context, app, hubID string) (mapping.Desired, error) {
 	u, err := mapping.LoadUser(ctx, s.st, hubID)
 	if errors.Is(err, store.ErrNotFound) {
-		return outbound.Desired{Reason: "user deleted from the hub"}, nil
+		return mapping.Desired{Reason: "user deleted from the hub"}, nil
 	}
 	if err != nil {
-		return outbound.Desired{}, err
+		return mapping.Desired{}, err
 	}
 	d := s.p.DesiredUser(app, u)
-	return outbound.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason}, nil
+	return mapping.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason}, nil
 }
 
 func compilePolicies(t *testing.T) *mapping.Policies {
 	t.Helper()
 	a := config.DefaultApp()
-	a.Name, a.Type = testApp, config.AppTypeAtlassian
+	a.Name, a.Type = testApp, "atlassian"
 	p, err := mapping.Compile([]config.App{a}, []config.Policy{{Name: "engineers", App: testApp, Groups: []string{"Engineering"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -134,11 +136,11 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store, mod func(*App, *Con
 	e.sim = atlassiantest.NewServer(atlassiantest.Options{Token: testToken, PageSize: 2})
 	t.Cleanup(e.sim.Close)
 	e.src = &policySource{st: e.st, p: compilePolicies(t)}
-	c, err := outbound.NewClient(outbound.ClientOptions{BaseURL: e.sim.URL(), Token: testToken, Timeout: 10 * time.Second})
+	c, err := scimclient.New(scimclient.Options{BaseURL: e.sim.URL(), Token: testToken, Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.app = App{Name: testApp, Users: NewLister(c), Safeguard: config.Safeguard{MaxDeprovisionPercent: 10, MinPopulation: 1000}}
+	e.app = App{Name: testApp, Users: generic.NewLister(c), Safeguard: config.Safeguard{MaxDeprovisionPercent: 10, MinPopulation: 1000}}
 	e.cfg = Config{Store: e.st, Source: e.src, Clock: e.clock}
 	if mod != nil {
 		mod(&e.app, &e.cfg)
@@ -213,7 +215,7 @@ func (e *env) reconcile() {
 	e.t.Helper()
 	if e.runner == nil {
 		r, err := outbound.New(outbound.Options{Store: e.st, Source: e.src, Apps: []outbound.AppConfig{{
-			Name: testApp, Type: "atlassian", Client: outbound.ClientOptions{BaseURL: e.sim.URL(), Token: testToken, Timeout: 10 * time.Second},
+			Name: testApp, Type: "atlassian", Client: scimclient.Options{BaseURL: e.sim.URL(), Token: testToken, Timeout: 10 * time.Second},
 		}}})
 		if err != nil {
 			e.t.Fatal(err)

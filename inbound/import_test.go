@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 // TestImportMainFlow: accounts the gateway never created are linked to
@@ -232,7 +232,7 @@ func TestImportResumes(t *testing.T) {
 		}
 	}}
 	_, err := e.im.RunOnce(e.ctx, testApp, Options{Force: true})
-	var re *outbound.RemoteError
+	var re *scimclient.RemoteError
 	if !errors.As(err, &re) || re.Status != 500 {
 		t.Fatalf("RunOnce: %v, want the app's 500", err)
 	}

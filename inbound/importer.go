@@ -15,7 +15,7 @@ import (
 	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
 // Store is the slice of store.Store the importer uses.
@@ -96,14 +96,14 @@ type App struct {
 
 // Config configures an Importer.
 type Config struct {
-	Store  Store           // required
-	Source outbound.Source // required: desired state, as the reconcilers see it
+	Store  Store  // required
+	Source Source // required: desired state, as the reconcilers see it
 	Apps   []App
 	// Clock defaults to the wall clock; Logger to discarding.
 	Clock  clock.Clock
 	Logger *slog.Logger
 	// Hash is the normalised hash of an account as a target returns it;
-	// it must be the reconcilers' (default outbound.RemoteHash).
+	// it must be the reconcilers' (default target.RemoteHash).
 	Hash func(map[string]any) string
 	// LockTTL is the lease of the per-app import lock, renewed every
 	// third of it while a run lasts. Default DefaultLockTTL.
@@ -200,7 +200,7 @@ func ReadLast(ctx context.Context, st StateReader, app string) (Result, bool, er
 // Importer imports apps' accounts. Make it with New.
 type Importer struct {
 	st     Store
-	source outbound.Source
+	source Source
 	clock  clock.Clock
 	log    *slog.Logger
 	hash   func(map[string]any) string
@@ -240,7 +240,7 @@ func New(c Config) (*Importer, error) {
 		im.log = slog.New(slog.DiscardHandler)
 	}
 	if im.hash == nil {
-		im.hash = outbound.RemoteHash
+		im.hash = target.RemoteHash
 	}
 	if im.owner == "" {
 		host, _ := os.Hostname()

@@ -2,21 +2,21 @@ package inbound
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/mapping"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
 // ErrRemoteGone is returned by Lister.GetUser when the account does not
 // exist (404).
-var ErrRemoteGone = errors.New("remote account not found")
+var ErrRemoteGone = target.ErrRemoteGone
 
-// Lister is what the importer needs from an app: its user accounts.
+// Lister is what the importer needs from an app: its user accounts (each
+// target profile's descriptor builds one, see target.Descriptor).
 type Lister interface {
 	// ListUsers calls fn with every user account of the app as the target
 	// returns it, page by page (the listing need not be a snapshot: an
@@ -28,36 +28,12 @@ type Lister interface {
 	GetUser(ctx context.Context, id string) (map[string]any, error)
 }
 
-const usersEndpoint = "Users"
-
-// clientLister lists through outbound's generic SCIM client: GET /Users
-// without a filter, 1-based pages of the client's PageSize (at most 100).
-type clientLister struct {
-	c *outbound.Client
-}
-
-var _ Lister = (*clientLister)(nil)
-
-// NewLister returns a Lister over a SCIM client.
-func NewLister(c *outbound.Client) Lister { return &clientLister{c: c} }
-
-func (l *clientLister) ListUsers(ctx context.Context, fn func(map[string]any) error) error {
-	return l.c.Search(ctx, usersEndpoint, "", fn)
-}
-
-func (l *clientLister) GetUser(ctx context.Context, id string) (map[string]any, error) {
-	res, err := l.c.Get(ctx, usersEndpoint, id)
-	var re *outbound.RemoteError
-	if errors.As(err, &re) && re.Status == http.StatusNotFound {
-		return nil, fmt.Errorf("get user %s: %w", id, ErrRemoteGone)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get user %s: %w", id, err)
-	}
-	if res == nil {
-		return nil, fmt.Errorf("get user %s: empty response", id)
-	}
-	return res, nil
+// Source is the desired state the importer compares accounts with: the
+// policies, as the reconcilers see them (internal/app's engine).
+type Source interface {
+	// DesiredUser returns what app should hold for hub user hubID; not
+	// Present when the hub user is gone or no policy gives it the app.
+	DesiredUser(ctx context.Context, app, hubID string) (mapping.Desired, error)
 }
 
 // TokenStore is the slice of the store a rate limiter uses.

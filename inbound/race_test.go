@@ -9,7 +9,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 // onceAfterSurvey runs fn once, when the survey has listed n accounts:

@@ -9,7 +9,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/mapping"
 )
 
 // linkPage is how many links a read of store.Links asks for.
@@ -44,7 +44,7 @@ type decision struct {
 	how        string // the match key that found hub
 	changes    []store.AttrChange
 	toInactive bool
-	desired    *outbound.Desired
+	desired    *mapping.Desired
 	enqueue    bool // the user's key is (to be) queued
 	deprov     bool // counts toward the safeguard
 	doc        map[string]any
@@ -496,10 +496,10 @@ func (r *run) classifyMissing(ctx context.Context, l store.Link) (*decision, err
 	return d, nil
 }
 
-func (r *run) desired(ctx context.Context, hubID string) (outbound.Desired, error) {
+func (r *run) desired(ctx context.Context, hubID string) (mapping.Desired, error) {
 	d, err := r.im.source.DesiredUser(ctx, r.app.Name, hubID)
 	if err != nil {
-		return outbound.Desired{}, fmt.Errorf("desired state of hub user %s: %w", hubID, err)
+		return mapping.Desired{}, fmt.Errorf("desired state of hub user %s: %w", hubID, err)
 	}
 	return d, nil
 }

@@ -56,7 +56,7 @@ func TestDefaultProfiles(t *testing.T) {
 			"department": "R&D", "organization": "Example Ltd",
 		},
 	}
-	got := desired(t, newApp("bitbucket", config.AppTypeAtlassian), doc(t, richUser))
+	got := desired(t, newApp("bitbucket", "atlassian"), doc(t, richUser))
 	if !reflect.DeepEqual(got, atlassian) {
 		t.Errorf("atlassian profile:\n got %s\nwant %s", jsonOf(got), jsonOf(atlassian))
 	}
@@ -69,14 +69,14 @@ func TestDefaultProfiles(t *testing.T) {
 		map[string]any{"value": "+44 20 7946 0000", "type": "work"},
 		map[string]any{"value": "+44 7700 900000", "type": "mobile"},
 	}
-	got = desired(t, newApp("wiki", config.AppTypeSCIM), doc(t, richUser))
+	got = desired(t, newApp("wiki", "scim"), doc(t, richUser))
 	if !reflect.DeepEqual(got, plain) {
 		t.Errorf("scim profile:\n got %s\nwant %s", jsonOf(got), jsonOf(plain))
 	}
 }
 
 func TestDefaultProfileFallbacks(t *testing.T) {
-	app := newApp("bitbucket", config.AppTypeAtlassian)
+	app := newApp("bitbucket", "atlassian")
 	for name, tc := range map[string]struct {
 		doc  string
 		want string // the JSON of the attributes other than schemas, externalId and active
@@ -116,7 +116,7 @@ func TestDefaultProfileFallbacks(t *testing.T) {
 }
 
 func TestCustomAttributes(t *testing.T) {
-	app := newApp("bitbucket", config.AppTypeAtlassian)
+	app := newApp("bitbucket", "atlassian")
 	app.Attributes = []config.AttributeMapping{
 		{Target: "userName", Source: "userName", Transform: config.TransformLowercase},
 		{Target: `emails[type eq "work"].value`, Source: `emails[type eq "work"].value`, Transform: config.TransformLowercase},
@@ -253,7 +253,7 @@ func TestCompileAttributeProblems(t *testing.T) {
 		"default trimmed away":  {config.AttributeMapping{Target: "title", Source: "title", Default: "  ", Transform: "trim"}, ".default", "is empty once transformed"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			app := newApp("bitbucket", config.AppTypeSCIM)
+			app := newApp("bitbucket", "scim")
 			app.Attributes = []config.AttributeMapping{{Target: "userName", Source: "userName"}, tc.m}
 			wantProblems(t, compileProblems(t, []config.App{app}, nil), []config.Problem{{Path: "apps[0].attributes[1]" + tc.path, Msg: tc.msg}})
 		})
@@ -261,11 +261,11 @@ func TestCompileAttributeProblems(t *testing.T) {
 }
 
 func TestCompileAttributeListProblems(t *testing.T) {
-	noUser := newApp("a", config.AppTypeSCIM)
+	noUser := newApp("a", "scim")
 	noUser.Attributes = []config.AttributeMapping{{Target: "title", Source: "title"}}
-	noEmail := newApp("b", config.AppTypeAtlassian)
+	noEmail := newApp("b", "atlassian")
 	noEmail.Attributes = []config.AttributeMapping{{Target: "userName", Source: "userName"}}
-	emailOK := newApp("c", config.AppTypeAtlassian)
+	emailOK := newApp("c", "atlassian")
 	emailOK.Attributes = []config.AttributeMapping{{Target: "userName", Source: "userName"}, {Target: "emails", Source: "emails"}}
 	wantProblems(t, compileProblems(t, []config.App{noUser, noEmail, emailOK}, nil), []config.Problem{
 		{Path: "apps[0].attributes", Msg: "must set userName"},

@@ -9,7 +9,7 @@ import (
 )
 
 func benchPolicies(b testing.TB) *Policies {
-	return mustCompile(b, []config.App{newApp("bitbucket", config.AppTypeAtlassian)}, []config.Policy{
+	return mustCompile(b, []config.App{newApp("bitbucket", "atlassian")}, []config.Policy{
 		{Name: "ops", App: "bitbucket", Groups: []string{"Ops"}},
 		{Name: "eng", App: "bitbucket", Groups: []string{"Engineering", "id:" + engID}, Filter: `emails[type eq "work"].value ew "@example.com"`},
 	})
@@ -36,7 +36,7 @@ func BenchmarkDesiredUser(b *testing.B) {
 }
 
 func BenchmarkPlan10k(b *testing.B) {
-	before, after := benchPolicies(b), mustCompile(b, []config.App{newApp("bitbucket", config.AppTypeAtlassian)},
+	before, after := benchPolicies(b), mustCompile(b, []config.App{newApp("bitbucket", "atlassian")},
 		[]config.Policy{{Name: "eng", App: "bitbucket", Groups: []string{"Engineering"}}})
 	users := make([]UserView, 10_000)
 	for i := range users {

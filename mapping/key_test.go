@@ -11,10 +11,10 @@ import (
 
 func TestMarks(t *testing.T) {
 	due := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	bb := newApp("bitbucket", config.AppTypeAtlassian)
-	wiki := newApp("wiki", config.AppTypeSCIM)
-	filtered := newApp("filtered", config.AppTypeSCIM)
-	idle := newApp("idle", config.AppTypeSCIM)
+	bb := newApp("bitbucket", "atlassian")
+	wiki := newApp("wiki", "scim")
+	filtered := newApp("filtered", "scim")
+	idle := newApp("idle", "scim")
 	p := mustCompile(t, []config.App{bb, wiki, filtered, idle}, []config.Policy{
 		{Name: "bb", App: "bitbucket", Groups: []string{"Engineering", "id:" + opsID}},
 		{Name: "wiki", App: "wiki", Groups: []string{"Sales"}, PushGroups: []config.PushGroup{{Group: "engineering", As: "eng"}}},

@@ -27,7 +27,7 @@ func seq(users []UserView) iter.Seq[UserView] { return slices.Values(users) }
 
 func bbPolicies(t *testing.T, mutate func(*config.App), groups ...string) *Policies {
 	t.Helper()
-	app := newApp("bitbucket", config.AppTypeAtlassian)
+	app := newApp("bitbucket", "atlassian")
 	app.Protected = []string{"breakglass@example.com"}
 	if mutate != nil {
 		mutate(&app)
@@ -179,7 +179,7 @@ func TestPlanGroupsAndApps(t *testing.T) {
 		var as []config.App
 		var ps []config.Policy
 		for _, name := range apps {
-			as = append(as, newApp(name, config.AppTypeSCIM))
+			as = append(as, newApp(name, "scim"))
 			ps = append(ps, config.Policy{Name: name, App: name, Groups: []string{"Engineering", "Ops"}, PushGroups: pushes})
 		}
 		return mustCompile(t, as, ps)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/apptype"
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/scim"
 )
@@ -59,9 +60,15 @@ type Desired struct {
 	// with schemas, the mapped attributes, externalId (the hub id) and
 	// active. It is a fresh map the caller may keep or change.
 	Attributes map[string]any
-	// Groups are the names of the app's groups the user should be a
+	// GroupNames are the names of the app's groups the user should be a
 	// member of, sorted, when Present and the app pushes groups.
-	Groups []string
+	GroupNames []string
+	// GroupIDs are the hub ids of the user's groups that the app pushes,
+	// sorted, whether or not the user is Present (a user leaving the app
+	// leaves its groups too): the reconciler queues them when the user's
+	// account starts or stops being a member candidate. DesiredUser leaves
+	// it empty; the engine that loads the user's groups fills it in.
+	GroupIDs []string
 	// Protected: the userName is in the app's protected list, and the
 	// account must never be deactivated or deleted by the gateway.
 	Protected bool
@@ -152,9 +159,9 @@ func Compile(apps []config.App, policies []config.Policy) (*Policies, error) {
 			a.protected[strings.ToLower(strings.TrimSpace(u))] = true
 		}
 		if len(ca.Attributes) == 0 {
-			rules, ok := profiles[ca.Type]
+			rules, ok := profileRules(ca.Type)
 			if !ok {
-				add(path+".type", "must be atlassian or scim")
+				add(path+".type", "must be "+config.OneOf(apptype.Names()))
 			}
 			a.rules = rules
 		} else {
@@ -228,8 +235,8 @@ func compileRules(ca config.App, path string, add func(path, msg string)) []*rul
 	switch {
 	case !hasUserName:
 		add(path+".attributes", "must set userName")
-	case ca.Type == config.AppTypeAtlassian && !hasEmails:
-		add(path+".attributes", `must set emails for an atlassian app, e.g. target emails[type eq "work"].value from source emails.value`)
+	case !hasEmails && requiresEmails(ca.Type):
+		add(path+".attributes", `must set emails for an `+ca.Type+` app, e.g. target emails[type eq "work"].value from source emails.value`)
 	}
 	return rules
 }
@@ -286,7 +293,7 @@ func (p *Policies) DesiredUser(appName string, u UserView) Desired {
 	d.Active = activeOf(u.Doc)
 	d.Attributes = a.attributes(u, d.Active)
 	if a.pushes {
-		d.Groups = a.groupNames(u.Groups)
+		d.GroupNames = a.groupNames(u.Groups)
 	}
 	return d
 }
@@ -422,4 +429,11 @@ func (a *app) groupNames(groups []GroupRef) []string {
 	}
 	slices.Sort(names)
 	return slices.Compact(names)
+}
+
+// requiresEmails reports whether app type typ refuses users without an
+// email.
+func requiresEmails(typ string) bool {
+	t, _ := apptype.Lookup(typ)
+	return t.RequiresEmails
 }

@@ -8,9 +8,9 @@ import (
 )
 
 func TestDesiredUserPolicyMatching(t *testing.T) {
-	bb := newApp("bitbucket", config.AppTypeAtlassian)
+	bb := newApp("bitbucket", "atlassian")
 	bb.Protected = []string{"BreakGlass@example.com"}
-	wiki := newApp("wiki", config.AppTypeSCIM)
+	wiki := newApp("wiki", "scim")
 	p := mustCompile(t, []config.App{bb, wiki}, []config.Policy{
 		{Name: "eng-by-name", App: "bitbucket", Groups: []string{"engineering"}, Filter: `emails[type eq "work"].value ew "@example.com"`},
 		{Name: "ops-by-id", App: "bitbucket", Groups: []string{"id:" + opsID}},
@@ -44,7 +44,7 @@ func TestDesiredUserPolicyMatching(t *testing.T) {
 			if d.Present != tc.present || d.Reason != tc.reason {
 				t.Errorf("Present = %v (%s), want %v (%s)", d.Present, d.Reason, tc.present, tc.reason)
 			}
-			if !d.Present && (d.Attributes != nil || d.Groups != nil || d.Active) {
+			if !d.Present && (d.Attributes != nil || d.GroupNames != nil || d.Active) {
 				t.Errorf("a user who is not present has a desired state: %+v", d)
 			}
 			if d.Present && d.Attributes["externalId"] != tc.user.ID {
@@ -62,7 +62,7 @@ func TestDesiredUserPolicyMatching(t *testing.T) {
 }
 
 func TestDesiredUserActive(t *testing.T) {
-	p := mustCompile(t, []config.App{newApp("bitbucket", config.AppTypeAtlassian)},
+	p := mustCompile(t, []config.App{newApp("bitbucket", "atlassian")},
 		[]config.Policy{{Name: "eng", App: "bitbucket", Groups: []string{"Engineering"}}})
 	for name, tc := range map[string]struct {
 		active any
@@ -87,9 +87,9 @@ func TestDesiredUserActive(t *testing.T) {
 }
 
 func TestDesiredUserProtected(t *testing.T) {
-	bb := newApp("bitbucket", config.AppTypeAtlassian)
+	bb := newApp("bitbucket", "atlassian")
 	bb.Protected = []string{"  BreakGlass@Example.com "}
-	p := mustCompile(t, []config.App{bb, newApp("wiki", config.AppTypeSCIM)},
+	p := mustCompile(t, []config.App{bb, newApp("wiki", "scim")},
 		[]config.Policy{{Name: "eng", App: "bitbucket", Groups: []string{"Engineering"}}})
 	for _, tc := range []struct {
 		app       string
@@ -111,10 +111,10 @@ func TestDesiredUserProtected(t *testing.T) {
 }
 
 func TestDesiredGroups(t *testing.T) {
-	bb := newApp("bitbucket", config.AppTypeAtlassian) // groups off by default
-	jira := newApp("jira", config.AppTypeAtlassian)
+	bb := newApp("bitbucket", "atlassian") // groups off by default
+	jira := newApp("jira", "atlassian")
 	jira.Actions.Groups = new(true)
-	wiki := newApp("wiki", config.AppTypeSCIM)
+	wiki := newApp("wiki", "scim")
 	p := mustCompile(t, []config.App{bb, jira, wiki}, []config.Policy{
 		{Name: "bb", App: "bitbucket", Groups: []string{"Engineering"}},
 		{Name: "jira", App: "jira", Groups: []string{"Engineering"}, PushGroups: []config.PushGroup{{Group: "engineering", As: "jira-eng"}}},
@@ -148,17 +148,17 @@ func TestDesiredGroups(t *testing.T) {
 		"jira":      {"jira-eng"},
 		"wiki":      {"Engineering", "Sales", "wiki-ops"},
 	} {
-		if got := p.DesiredUser(app, u).Groups; !reflect.DeepEqual(got, want) {
+		if got := p.DesiredUser(app, u).GroupNames; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Groups = %q, want %q", app, got, want)
 		}
 	}
-	if got := p.DesiredUser("wiki", person(t, "u2", "b@example.com")).Groups; got != nil {
+	if got := p.DesiredUser("wiki", person(t, "u2", "b@example.com")).GroupNames; got != nil {
 		t.Errorf("a user who is not present has groups %q", got)
 	}
 }
 
 func TestAppsAndNilPolicies(t *testing.T) {
-	p := mustCompile(t, []config.App{newApp("b", config.AppTypeSCIM), newApp("a", config.AppTypeAtlassian)}, nil)
+	p := mustCompile(t, []config.App{newApp("b", "scim"), newApp("a", "atlassian")}, nil)
 	if got := p.Apps(); !reflect.DeepEqual(got, []string{"b", "a"}) {
 		t.Errorf("Apps() = %q, want configuration order", got)
 	}
@@ -175,7 +175,7 @@ func TestAppsAndNilPolicies(t *testing.T) {
 }
 
 func TestCompilePolicyProblems(t *testing.T) {
-	bb := newApp("bitbucket", config.AppTypeAtlassian)
+	bb := newApp("bitbucket", "atlassian")
 	bad := newApp("bad", "ldap")
 	problems := compileProblems(t, []config.App{bb, bb, bad}, []config.Policy{
 		{Name: "p0", App: "jira", Groups: []string{"x"}},
@@ -220,7 +220,7 @@ func TestCompileExampleConfig(t *testing.T) {
 	if !d.Present || !reflect.DeepEqual(d.Attributes, want) {
 		t.Errorf("bitbucket: %s\n got %s\nwant %s", d.Reason, jsonOf(d.Attributes), jsonOf(want))
 	}
-	if d := p.DesiredUser("wiki", u); !reflect.DeepEqual(d.Groups, []string{"wiki-engineering"}) {
-		t.Errorf("wiki groups = %q", d.Groups)
+	if d := p.DesiredUser("wiki", u); !reflect.DeepEqual(d.GroupNames, []string{"wiki-engineering"}) {
+		t.Errorf("wiki groups = %q", d.GroupNames)
 	}
 }

@@ -3,55 +3,39 @@ package mapping
 import (
 	"fmt"
 	"strings"
+	"sync"
 
-	"github.com/scimgate/scim-gateway/internal/config"
-	"github.com/scimgate/scim-gateway/internal/scim"
+	"github.com/scimgate/scim-gateway/internal/apptype"
 )
 
-// profileRule is one rule of a profile's default mapping: a target and
-// the sources tried in turn (a source with "{{" is a template).
-type profileRule struct {
-	target  string
-	sources []string
+// profileRules compiles the default attribute mapping of app type typ, as
+// internal/apptype registered it, once per type.
+func profileRules(typ string) ([]*rule, bool) {
+	if r, ok := compiledProfiles.Load(typ); ok {
+		return r.([]*rule), true
+	}
+	t, ok := apptype.Lookup(typ)
+	if !ok {
+		return nil, false
+	}
+	r, _ := compiledProfiles.LoadOrStore(typ, mustCompileProfile(t.DefaultMapping))
+	return r.([]*rule), true
 }
 
-var enterprise = scim.SchemaEnterpriseUser + ":"
+// compiledProfiles caches profileRules: app type name -> []*rule.
+var compiledProfiles sync.Map
 
-// atlassianProfile sends what Atlassian's SCIM API turns into profile
-// fields, and always userName, one primary work email, the name parts and
-// a displayName, which Atlassian's sources disagree about requiring.
-var atlassianProfile = []profileRule{
-	{"userName", []string{"userName"}},
-	{`emails[type eq "work"].value`, []string{"emails.value"}},
-	{"name.givenName", []string{"name.givenName"}},
-	{"name.familyName", []string{"name.familyName"}},
-	{"displayName", []string{"displayName", "{{name.givenName}} {{name.familyName}}", "name.givenName", "name.familyName", "userName"}},
-	{"title", []string{"title"}},
-	{"preferredLanguage", []string{"preferredLanguage"}},
-	{"timezone", []string{"timezone"}},
-	{enterprise + "department", []string{enterprise + "department"}},
-	{enterprise + "organization", []string{enterprise + "organization"}},
-}
-
-// scimProfile is the Atlassian one plus phone numbers, copied whole.
-var scimProfile = append(append([]profileRule(nil), atlassianProfile...),
-	profileRule{"phoneNumbers", []string{"phoneNumbers"}})
-
-// profiles holds the compiled default mapping of each app type.
-var profiles = map[string][]*rule{
-	config.AppTypeAtlassian: mustCompileProfile(atlassianProfile),
-	config.AppTypeSCIM:      mustCompileProfile(scimProfile),
-}
-
-func mustCompileProfile(rules []profileRule) []*rule {
+// mustCompileProfile compiles a registered default mapping; a rule that
+// does not compile is a programming error in the type's package.
+func mustCompileProfile(rules []apptype.Rule) []*rule {
 	out := make([]*rule, 0, len(rules))
 	for _, pr := range rules {
-		target, ferr := compileTarget(pr.target)
+		target, ferr := compileTarget(pr.Target)
 		if ferr != nil {
 			panic(fmt.Sprintf("mapping: built-in profile: %v", ferr))
 		}
 		r := &rule{target: target}
-		for _, s := range pr.sources {
+		for _, s := range pr.Sources {
 			var src producer
 			if strings.Contains(s, "{{") {
 				t, err := parseTemplate(s)

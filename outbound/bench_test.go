@@ -9,7 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 // benchEnv is a simulator on the wall clock, a store and a source of n
@@ -44,7 +45,7 @@ func (e *benchEnv) runner(b *testing.B, rate float64, burst, concurrency int) *R
 		Store: e.st, Source: e.src, Registerer: prometheus.NewRegistry(), PollInterval: 20 * time.Millisecond,
 		Apps: []AppConfig{{
 			Name: testApp, Type: "atlassian", Rate: rate, Burst: burst, Concurrency: concurrency,
-			Client: ClientOptions{BaseURL: e.sim.URL(), Token: testToken},
+			Client: scimclient.Options{BaseURL: e.sim.URL(), Token: testToken},
 		}},
 	})
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 // class is what a reconcile failure calls for, decided on the HTTP status
@@ -48,7 +50,7 @@ func (c class) String() string {
 // conflictError is an account that exists but is not ours to adopt.
 type conflictError struct {
 	detail string
-	remote *RemoteError // the 409, when there was one
+	remote *scimclient.RemoteError // the 409, when there was one
 }
 
 func (e *conflictError) Error() string { return "conflict: " + e.detail }
@@ -81,7 +83,7 @@ func classify(parent context.Context, err error) class {
 	if errors.As(err, &ce) || errors.As(err, &ie) {
 		return classPark
 	}
-	var re *RemoteError
+	var re *scimclient.RemoteError
 	if !errors.As(err, &re) {
 		return classRetry // transport, timeout, decoding, store, source
 	}
@@ -111,7 +113,7 @@ func backoff(attempt int, base, max time.Duration, rnd float64) time.Duration {
 // statusOf returns the HTTP status of err, 0 when it is not a remote
 // answer.
 func statusOf(err error) int {
-	var re *RemoteError
+	var re *scimclient.RemoteError
 	if errors.As(err, &re) {
 		return re.Status
 	}
@@ -120,7 +122,7 @@ func statusOf(err error) int {
 
 // retryAfterOf returns the Retry-After advice carried by err.
 func retryAfterOf(err error) time.Duration {
-	var re *RemoteError
+	var re *scimclient.RemoteError
 	if errors.As(err, &re) {
 		return re.RetryAfter
 	}
@@ -130,7 +132,7 @@ func retryAfterOf(err error) time.Duration {
 // detailOf is the text reported for err: the remote detail when there is
 // one (without our wrapping), else the error.
 func detailOf(err error) string {
-	var re *RemoteError
+	var re *scimclient.RemoteError
 	if errors.As(err, &re) {
 		if re.ScimType != "" {
 			return re.ScimType + ": " + re.Detail

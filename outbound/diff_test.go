@@ -2,47 +2,20 @@ package outbound
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/canon"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
-
-func TestDiffAttrs(t *testing.T) {
-	old := map[string]any{
-		"schemas": []any{"a"}, "userName": "u", "title": "T", "nickName": "n",
-		"emails": []any{map[string]any{"value": "u@x", "primary": true}}, "count": json.Number("1"),
-	}
-	new := map[string]any{
-		"schemas": []any{"b"}, "userName": "u", "title": "T2", "displayName": "D",
-		"emails": []any{map[string]any{"primary": true, "value": "u@x"}}, "count": 1,
-	}
-	got := fmt.Sprint(diffAttrs(old, new))
-	want := fmt.Sprint([]attrChange{
-		{Attr: "displayName", New: "D"},
-		{Attr: "nickName", Old: "n", Remove: true},
-		{Attr: "title", Old: "T", New: "T2"},
-	})
-	if got != want {
-		t.Errorf("diff = %s\nwant   %s", got, want)
-	}
-	ops := patchOps(diffAttrs(old, new))
-	if fmt.Sprint(ops) != fmt.Sprint([]PatchOperation{{"replace", "displayName", "D"}, {"remove", "nickName", nil}, {"replace", "title", "T2"}}) {
-		t.Errorf("ops = %v", ops)
-	}
-	if d := diffAttrs(nil, map[string]any{"id": "x", "meta": 1, "groups": 2}); len(d) != 0 {
-		t.Errorf("read-only attributes diffed: %v", d)
-	}
-}
 
 func TestHashSurvivesJSONRoundTrip(t *testing.T) {
 	m := person("h1", "a<b>&@example.com", "Ä Ö").Attributes
 	m["n"], m["f"] = 3, 2.5
 	var back map[string]any
-	if err := decodeJSON(canon.JSON(m), &back); err != nil {
+	if err := canon.Decode(canon.JSON(m), &back); err != nil {
 		t.Fatal(err)
 	}
 	if canon.Hash(m) != canon.Hash(back) {
@@ -51,21 +24,6 @@ func TestHashSurvivesJSONRoundTrip(t *testing.T) {
 	back["title"] = "other"
 	if canon.Hash(m) == canon.Hash(back) {
 		t.Error("hash ignores a change")
-	}
-}
-
-func TestRemoteHashIgnoresVolatileAttributes(t *testing.T) {
-	a := map[string]any{"id": "1", "userName": "u", "meta": map[string]any{"lastModified": "t1"}, "groups": []any{}}
-	b := map[string]any{"id": "1", "userName": "u", "meta": map[string]any{"lastModified": "t2"}, "groups": []any{"g"}}
-	if RemoteHash(a) != RemoteHash(b) {
-		t.Error("meta or groups change the remote hash")
-	}
-	b["userName"] = "v"
-	if RemoteHash(a) == RemoteHash(b) {
-		t.Error("a userName change does not change the remote hash")
-	}
-	if RemoteHash(nil) != "" {
-		t.Error("nil resource has a hash")
 	}
 }
 
@@ -102,7 +60,7 @@ func TestClassify(t *testing.T) {
 	live := context.Background()
 	stopped, cancel := context.WithCancel(context.Background())
 	cancel()
-	re := func(s int) error { return fmt.Errorf("wrapped: %w", &RemoteError{Status: s}) }
+	re := func(s int) error { return fmt.Errorf("wrapped: %w", &scimclient.RemoteError{Status: s}) }
 	for _, tc := range []struct {
 		ctx  context.Context
 		err  error

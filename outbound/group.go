@@ -12,6 +12,8 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/store"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
 // DesiredGroup is what an app should hold for one hub group.
@@ -81,7 +83,7 @@ func nonNil(ids []string) []string {
 // applied only when AppliedHash vouches for it.
 func lastGroupState(l *store.Link) (groupState, bool) {
 	var st groupState
-	if len(l.State) == 0 || decodeJSON(l.State, &st) != nil {
+	if len(l.State) == 0 || canon.Decode(l.State, &st) != nil {
 		return groupState{}, false
 	}
 	return st, l.AppliedHash != "" && st.hash() == l.AppliedHash
@@ -242,7 +244,7 @@ func (j *job) convergeLinkedGroup(l *store.Link, want []string) (done bool, err 
 		if err := j.saveGroupLink(l.RemoteID, last, hash); err != nil {
 			return true, err
 		}
-		j.report(store.OpGroupUpdate, store.ReportSuccess, []attrChange{{Attr: "displayName", Old: old, New: applied.Name}}, fmt.Sprintf("renamed group %q to %q", old, applied.Name)+j.groupReason())
+		j.report(store.OpGroupUpdate, store.ReportSuccess, []target.Change{{Attr: "displayName", Old: old, New: applied.Name}}, fmt.Sprintf("renamed group %q to %q", old, applied.Name)+j.groupReason())
 	}
 	if err := j.applyMembers(l.RemoteID, &last, applied.Members, &hash); err != nil {
 		return statusOf(err) != http.StatusNotFound, err
@@ -288,7 +290,7 @@ func (j *job) replaceGroup(oldID string, last, applied groupState) error {
 		// The target found the linked group under the new name: the
 		// names differ in case only, which it cannot change.
 		last.Name = applied.Name
-		j.report(store.OpGroupUpdate, store.ReportSkipped, []attrChange{{Attr: "displayName", Old: rg.DisplayName, New: applied.Name}},
+		j.report(store.OpGroupUpdate, store.ReportSkipped, []target.Change{{Attr: "displayName", Old: rg.DisplayName, New: applied.Name}},
 			fmt.Sprintf("group %q keeps its name: the target cannot change the case of a group name", rg.DisplayName)+j.groupReason())
 		hash := j.groupHash(rg, j.link.Hash)
 		if err := j.applyMembers(oldID, &last, applied.Members, &hash); err != nil {
@@ -310,7 +312,7 @@ func (j *job) replaceGroup(oldID string, last, applied groupState) error {
 	if err := j.saveGroupLink(rg.ID, cur, hash); err != nil {
 		return err
 	}
-	j.report(store.OpGroupCreate, store.ReportSuccess, []attrChange{{Attr: "displayName", Old: replaced.Name, New: applied.Name}},
+	j.report(store.OpGroupCreate, store.ReportSuccess, []target.Change{{Attr: "displayName", Old: replaced.Name, New: applied.Name}},
 		fmt.Sprintf("created group %q (%s) to replace %q (%s): the target does not rename groups", applied.Name, rg.ID, replaced.Name, replaced.ID)+j.groupReason())
 	if err := j.applyMembers(rg.ID, &cur, applied.Members, &hash); err != nil {
 		return err
@@ -338,7 +340,7 @@ func (j *job) finishReplace(remoteID string, st groupState, hash string) error {
 // obtainGroup finds a group by name, checks that it may be adopted, or
 // creates it; a 409 on create is searched again. except names a remote
 // group of this hub group that may be found (the one being renamed).
-func (j *job) obtainGroup(name, except string) (*RemoteGroup, bool, error) {
+func (j *job) obtainGroup(name, except string) (*target.RemoteGroup, bool, error) {
 	j.op = store.OpGroupCreate
 	rg, err := j.a.target.FindGroup(j.ctx, name)
 	if err != nil {
@@ -355,7 +357,7 @@ func (j *job) obtainGroup(name, except string) (*RemoteGroup, bool, error) {
 	}
 	rg, err = j.a.target.CreateGroup(j.ctx, name, j.hubID)
 	if statusOf(err) == http.StatusConflict {
-		var re *RemoteError
+		var re *scimclient.RemoteError
 		errors.As(err, &re)
 		found, ferr := j.a.target.FindGroup(j.ctx, name)
 		if ferr != nil {
@@ -379,7 +381,7 @@ func (j *job) obtainGroup(name, except string) (*RemoteGroup, bool, error) {
 
 // adoptable refuses a remote group that is not ours to adopt: one that
 // carries another externalId, or is linked to another hub group.
-func (j *job) adoptable(rg *RemoteGroup) error {
+func (j *job) adoptable(rg *target.RemoteGroup) error {
 	if rg.ExternalID != "" && rg.ExternalID != j.hubID {
 		return &conflictError{detail: fmt.Sprintf("group %s (%q) belongs to externalId %q, not %q", rg.ID, rg.DisplayName, rg.ExternalID, j.hubID)}
 	}
@@ -409,7 +411,7 @@ func (j *job) applyMembers(remoteID string, st *groupState, want []string, hash 
 	for _, id := range st.Members {
 		has[id] = true
 	}
-	var last *RemoteGroup // the last answer: only its hash is kept
+	var last *target.RemoteGroup // the last answer: only its hash is kept
 	progress := func() {
 		st.Members = sortedIDs(keys(has))
 		*hash = j.groupHash(last, *hash)
@@ -452,7 +454,7 @@ func (j *job) applyMembers(remoteID string, st *groupState, want []string, hash 
 	if len(add) > maxReportedMembers || len(remove) > maxReportedMembers {
 		detail += fmt.Sprintf(" (the first %d ids of each are listed)", maxReportedMembers)
 	}
-	j.report(store.OpGroupMembers, store.ReportSuccess, []attrChange{{Attr: "members", Old: reportedIDs(remove), New: reportedIDs(add)}}, detail+j.groupReason())
+	j.report(store.OpGroupMembers, store.ReportSuccess, []target.Change{{Attr: "members", Old: reportedIDs(remove), New: reportedIDs(add)}}, detail+j.groupReason())
 	return nil
 }
 
@@ -542,7 +544,7 @@ func (j *job) saveGroupLink(remoteID string, st groupState, remoteHash string) e
 }
 
 // groupHash is the remote hash of an answer, or def when there was none.
-func (j *job) groupHash(rg *RemoteGroup, def string) string {
+func (j *job) groupHash(rg *target.RemoteGroup, def string) string {
 	if rg == nil || rg.Attributes == nil {
 		return def
 	}

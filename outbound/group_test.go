@@ -13,7 +13,8 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 // newGroupHarness is a harness whose app pushes groups.
@@ -38,7 +39,7 @@ func (h *harness) addUsers(from, to int, groups ...string) {
 	for i := from; i <= to; i++ {
 		id := fmt.Sprintf("h%d", i)
 		d := person(id, userName(i), fmt.Sprintf("User %d", i))
-		d.Groups = groups
+		d.GroupIDs = groups
 		h.src.set(id, d)
 		h.mark(id)
 		h.drain()
@@ -200,10 +201,10 @@ func TestGroupCreatedWithMembers(t *testing.T) {
 		h := newGroupHarness(t, open(t), harnessConfig{})
 		h.addUsers(1, 2)
 		h.src.setGroup("g1", withMembers(engineering, "h1", "h2"))
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.syncGroup("g1")
 
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if got := methods(reqs); !slices.Equal(got, []string{"GET", "POST", "PATCH"}) {
 			t.Fatalf("calls = %v, want a search by displayName, POST, PATCH of the members", got)
 		}
@@ -240,9 +241,9 @@ func TestGroupCreatedWithMembers(t *testing.T) {
 		h.idle()
 
 		// Marked again with nothing changed: no remote call at all.
-		n = h.rec.count()
+		n = h.rec.Count()
 		h.syncGroup("g1")
-		if extra := h.rec.since(n); len(extra) != 0 {
+		if extra := h.rec.Since(n); len(extra) != 0 {
 			t.Errorf("unchanged group made calls %v", methods(extra))
 		}
 	})
@@ -256,9 +257,9 @@ func TestGroupMemberChangeIsOnePatchOfTheChange(t *testing.T) {
 		h.syncGroup("g1")
 
 		h.src.setGroup("g1", withMembers(engineering, "h2", "h3"))
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.syncGroup("g1")
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 			t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 		}
@@ -292,9 +293,9 @@ func TestGroupRenameOnAtlassianReplacesTheGroup(t *testing.T) {
 		renamed := withMembers(engineering, "h1", "h2")
 		renamed.Name = "Platform"
 		h.src.setGroup("g1", renamed)
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.syncGroup("g1")
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if got := methods(reqs); !slices.Equal(got, []string{"GET", "POST", "PATCH", "DELETE"}) {
 			t.Fatalf("calls = %v, want search, POST of the new group, PATCH of its members, DELETE of the old", got)
 		}
@@ -321,9 +322,9 @@ func TestGroupRenameOnAtlassianReplacesTheGroup(t *testing.T) {
 		if e := h.reportsOf(store.OpGroupDelete)[0]; !strings.Contains(e.Detail, `replaced by "Platform"`) {
 			t.Errorf("delete report = %+v", e)
 		}
-		n = h.rec.count()
+		n = h.rec.Count()
 		h.syncGroup("g1")
-		if extra := h.rec.since(n); len(extra) != 0 {
+		if extra := h.rec.Since(n); len(extra) != 0 {
 			t.Errorf("converged group made calls %v", methods(extra))
 		}
 	})
@@ -339,7 +340,7 @@ func TestGroupRenameResumesAfterAFailedDelete(t *testing.T) {
 	renamed := withMembers(engineering, "h1")
 	renamed.Name = "Platform"
 	h.src.setGroup("g1", renamed)
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodDelete {
 			return errors.New("connection reset")
 		}
@@ -355,11 +356,11 @@ func TestGroupRenameResumesAfterAFailedDelete(t *testing.T) {
 	if n := h.queueLen(); n != 1 {
 		t.Fatalf("queue length %d, want the key requeued", n)
 	}
-	h.rec.setBefore(nil)
+	h.rec.SetBefore(nil)
 	h.clk.Advance(time.Second)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.step()
-	if got := methods(h.rec.since(n)); !slices.Equal(got, []string{"DELETE"}) {
+	if got := methods(h.rec.Since(n)); !slices.Equal(got, []string{"DELETE"}) {
 		t.Errorf("calls on retry = %v, want only the DELETE of the old group", got)
 	}
 	if _, ok := h.sim.Group(old.ID); ok {
@@ -379,7 +380,7 @@ func TestGroupRenamedAgainBeforeTheFirstFinished(t *testing.T) {
 	h.src.setGroup("g1", withMembers(engineering, "h1"))
 	h.syncGroup("g1")
 	first := h.simGroup("Engineering")
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodDelete {
 			return errors.New("connection reset")
 		}
@@ -389,7 +390,7 @@ func TestGroupRenamedAgainBeforeTheFirstFinished(t *testing.T) {
 	g.Name = "Platform"
 	h.src.setGroup("g1", g)
 	h.syncGroup("g1") // Platform created, Engineering pending deletion
-	h.rec.setBefore(nil)
+	h.rec.SetBefore(nil)
 
 	g.Name = "Infrastructure"
 	h.src.setGroup("g1", g)
@@ -423,9 +424,9 @@ func TestGroupRenameOnSCIMProfilePatchesDisplayName(t *testing.T) {
 	g := withMembers(engineering, "h1")
 	g.Name = "Platform"
 	h.src.setGroup("g1", g)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if got := methods(reqs); !slices.Equal(got, []string{"PATCH", "PATCH"}) {
 		t.Fatalf("calls = %v, want a PATCH of displayName and one of the members", got)
 	}
@@ -452,9 +453,9 @@ func TestGroupGoneFromHubIsDeletedRemotely(t *testing.T) {
 		id := h.simGroup("Engineering").ID
 
 		h.src.removeGroup("g1")
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.syncGroup("g1")
-		if reqs := h.rec.since(n); len(reqs) != 1 || reqs[0].Method != "DELETE" || !strings.HasSuffix(reqs[0].Path, "/Groups/"+id) {
+		if reqs := h.rec.Since(n); len(reqs) != 1 || reqs[0].Method != "DELETE" || !strings.HasSuffix(reqs[0].Path, "/Groups/"+id) {
 			t.Fatalf("calls = %v, want one DELETE of the group", methods(reqs))
 		}
 		if _, ok := h.sim.Group(id); ok {
@@ -469,9 +470,9 @@ func TestGroupGoneFromHubIsDeletedRemotely(t *testing.T) {
 		if _, ok := h.sim.UserByUserName(userName(1)); !ok {
 			t.Error("the member's account went with the group")
 		}
-		n = h.rec.count()
+		n = h.rec.Count()
 		h.syncGroup("g1")
-		if h.rec.count() != n {
+		if h.rec.Count() != n {
 			t.Error("calls for a group that is gone on both sides")
 		}
 	})
@@ -491,7 +492,7 @@ func TestUserCreatedAfterTheGroupIsAddedOnceItsAccountExists(t *testing.T) {
 		}
 
 		d := person("h2", userName(2), "User 2")
-		d.Groups = []string{"g1"}
+		d.GroupIDs = []string{"g1"}
 		h.src.set("h2", d)
 		h.sync("h2")
 		if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSuccess {
@@ -502,9 +503,9 @@ func TestUserCreatedAfterTheGroupIsAddedOnceItsAccountExists(t *testing.T) {
 		}
 		h.idle() // not before GroupDelay
 		h.clk.Advance(DefaultGroupDelay)
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.step()
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 			t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 		}
@@ -531,7 +532,7 @@ func TestAccountsCreatedTogetherJoinTheGroupTogether(t *testing.T) {
 	h.syncGroup("g1") // the group, empty: nobody has an account yet
 	for i := 1; i <= 3; i++ {
 		d := person(fmt.Sprintf("h%d", i), userName(i), "User")
-		d.Groups = []string{"g1"}
+		d.GroupIDs = []string{"g1"}
 		h.src.set(fmt.Sprintf("h%d", i), d)
 		h.sync(fmt.Sprintf("h%d", i))
 		h.clk.Advance(10 * time.Second)
@@ -541,9 +542,9 @@ func TestAccountsCreatedTogetherJoinTheGroupTogether(t *testing.T) {
 	}
 	h.idle()
 	h.clk.Advance(30 * time.Second) // a minute after the first account
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.step()
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if len(reqs) != 1 {
 		t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 	}
@@ -571,9 +572,9 @@ func TestDeprovisionedUserLeavesTheGroup(t *testing.T) {
 		t.Fatalf("queue length %d after the deactivation, want the group queued", n)
 	}
 	h.clk.Advance(DefaultGroupDelay)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.step()
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if len(reqs) != 1 {
 		t.Fatalf("calls = %v", methods(reqs))
 	}
@@ -599,16 +600,16 @@ func TestGroupsSwitchedOffAreSkipped(t *testing.T) {
 	h := newHarness(t, backends["bolt"](t), harnessConfig{})
 	h.src.setGroup("g1", withMembers(engineering))
 	d := person("h1", alice, "Alice Smith")
-	d.Groups = []string{"g1"}
+	d.GroupIDs = []string{"g1"}
 	h.src.set("h1", d)
 	h.sync("h1")
 	if n := h.queueLen(); n != 0 {
 		t.Fatalf("queue length %d: groups queued although the app does not push them", n)
 	}
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	if h.rec.count() != n {
-		t.Errorf("calls for a group of an app that does not push groups: %v", methods(h.rec.since(n)))
+	if h.rec.Count() != n {
+		t.Errorf("calls for a group of an app that does not push groups: %v", methods(h.rec.Since(n)))
 	}
 	e := h.lastReport()
 	if e.Operation != store.OpReconcile || e.Status != store.ReportSkipped || e.ResourceType != "Group" || !strings.Contains(e.Detail, "switched off") {
@@ -626,9 +627,9 @@ func TestGroupMembershipIsPatchedInChunks(t *testing.T) {
 	h := newGroupHarness(t, backends["bolt"](t), harnessConfig{})
 	h.seedLinked(1, 240)
 	h.src.setGroup("g1", withMembers(engineering, hubIDs(1, 230)...))
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if got := methods(reqs); !slices.Equal(got, []string{"GET", "POST", "PATCH", "PATCH", "PATCH"}) {
 		t.Fatalf("calls = %v", got)
 	}
@@ -646,9 +647,9 @@ func TestGroupMembershipIsPatchedInChunks(t *testing.T) {
 
 	// 150 leave, 10 join: removals first, at most 100 ids a request.
 	h.src.setGroup("g1", withMembers(engineering, hubIDs(151, 240)...))
-	n = h.rec.count()
+	n = h.rec.Count()
 	h.syncGroup("g1")
-	reqs = h.rec.since(n)
+	reqs = h.rec.Since(n)
 	if len(reqs) != 2 {
 		t.Fatalf("calls = %v, want two PATCHes", methods(reqs))
 	}
@@ -671,7 +672,7 @@ func TestGroupMembershipProgressSurvivesAFailedChunk(t *testing.T) {
 	h.seedLinked(1, 150)
 	h.src.setGroup("g1", withMembers(engineering, hubIDs(1, 150)...))
 	patches := 0
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodPatch {
 			if patches++; patches == 2 {
 				return errors.New("connection reset")
@@ -684,9 +685,9 @@ func TestGroupMembershipProgressSurvivesAFailedChunk(t *testing.T) {
 		t.Fatalf("link records %d members after the first chunk, want 100", got)
 	}
 	h.clk.Advance(time.Second)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.step()
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if len(reqs) != 1 {
 		t.Fatalf("calls on retry = %v, want one PATCH", methods(reqs))
 	}
@@ -717,10 +718,10 @@ func TestGroupMemberCapLeavesTheExcessOutAndReportsIt(t *testing.T) {
 	// A sixth member changes nothing: the members in place keep their seats.
 	h.seedLinked(6, 6)
 	h.src.setGroup("g1", withMembers(engineering, hubIDs(1, 6)...))
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	if h.rec.count() != n || !slices.Equal(h.groupState("g1").Members, first) {
-		t.Errorf("a full group churned: calls %v, members %v", methods(h.rec.since(n)), h.groupState("g1").Members)
+	if h.rec.Count() != n || !slices.Equal(h.groupState("g1").Members, first) {
+		t.Errorf("a full group churned: calls %v, members %v", methods(h.rec.Since(n)), h.groupState("g1").Members)
 	}
 }
 
@@ -737,9 +738,9 @@ func TestGroupAdoptsExistingGroupByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.src.setGroup("g1", withMembers(engineering, "h1"))
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if got := methods(reqs); !slices.Equal(got, []string{"GET", "PATCH"}) {
 		t.Fatalf("calls = %v, want a search and a PATCH (no POST)", got)
 	}
@@ -761,7 +762,7 @@ func TestGroupOfAnotherOwnerIsAConflict(t *testing.T) {
 	}
 	h.src.setGroup("g1", withMembers(engineering))
 	h.syncGroup("g1")
-	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET"}) {
+	if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET"}) {
 		t.Errorf("calls = %v", got)
 	}
 	if l := h.groupLink("g1"); l.Status != store.LinkParked || l.RemoteID != "" || !strings.Contains(l.Error, "okta-00g1") {
@@ -779,7 +780,7 @@ func TestGroupCreateConflicts(t *testing.T) {
 	t.Run("adopted when the group turns up", func(t *testing.T) {
 		h := newGroupHarness(t, backends["bolt"](t), harnessConfig{})
 		h.src.setGroup("g1", withMembers(engineering))
-		h.rec.setBefore(func(r *http.Request) error {
+		h.rec.SetBefore(func(r *http.Request) error {
 			if r.Method == http.MethodPost {
 				if _, err := h.sim.SeedGroup(atlassiantest.Group{DisplayName: "Engineering", ExternalID: "g1"}); err != nil {
 					return err
@@ -788,7 +789,7 @@ func TestGroupCreateConflicts(t *testing.T) {
 			return nil
 		})
 		h.syncGroup("g1")
-		if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "POST", "GET"}) {
+		if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET", "POST", "GET"}) {
 			t.Errorf("calls = %v", got)
 		}
 		if l := h.groupLink("g1"); l.Status != store.LinkActive || l.RemoteID != h.simGroup("Engineering").ID {
@@ -798,7 +799,7 @@ func TestGroupCreateConflicts(t *testing.T) {
 	t.Run("parked when the name is taken elsewhere in the organisation", func(t *testing.T) {
 		h := newGroupHarness(t, backends["bolt"](t), harnessConfig{})
 		h.src.setGroup("g1", withMembers(engineering))
-		h.rec.setBefore(func(r *http.Request) error {
+		h.rec.SetBefore(func(r *http.Request) error {
 			if r.Method == http.MethodPost {
 				h.sim.FailNext(1, http.StatusConflict, 0)
 			}
@@ -839,9 +840,9 @@ func TestRemoteGroupGoneIsCreatedAgain(t *testing.T) {
 	h.sim.DeleteGroup(old.ID)
 
 	h.src.setGroup("g1", withMembers(engineering, "h1", "h2"))
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	if got := methods(h.rec.since(n)); !slices.Equal(got, []string{"PATCH", "GET", "POST", "PATCH"}) {
+	if got := methods(h.rec.Since(n)); !slices.Equal(got, []string{"PATCH", "GET", "POST", "PATCH"}) {
 		t.Errorf("calls = %v", got)
 	}
 	g := h.simGroup("Engineering")
@@ -863,7 +864,7 @@ func TestGroupLinkWithoutAppliedStateAsksTheGroup(t *testing.T) {
 	}
 	h.src.setGroup("g1", withMembers(engineering, "h1", "h2"))
 	h.syncGroup("g1")
-	reqs := h.rec.all()
+	reqs := h.rec.All()
 	if got := methods(reqs); !slices.Equal(got, []string{"GET", "PATCH"}) || !strings.HasSuffix(reqs[0].Path, "/Groups/"+g.ID) {
 		t.Fatalf("calls = %v", got)
 	}
@@ -884,13 +885,13 @@ func (userSource) DesiredUser(context.Context, string, string) (Desired, error) 
 
 func TestNewRefusesGroupsWithoutAGroupSource(t *testing.T) {
 	_, err := New(Options{Store: backends["bolt"](t), Source: userSource{}, Apps: []AppConfig{
-		{Name: "a", Type: "scim", Groups: true, Client: ClientOptions{BaseURL: "http://x", Token: "t"}},
+		{Name: "a", Type: "scim", Groups: true, Client: scimclient.Options{BaseURL: "http://x", Token: "t"}},
 	}})
 	if err == nil || !strings.Contains(err.Error(), "GroupSource") {
 		t.Errorf("New: %v", err)
 	}
 	_, err = New(Options{Store: backends["bolt"](t), Source: userSource{}, Apps: []AppConfig{
-		{Name: "a", Type: "scim", Client: ClientOptions{BaseURL: "http://x", Token: "t"}, MaxGroupMembers: -1},
+		{Name: "a", Type: "scim", Client: scimclient.Options{BaseURL: "http://x", Token: "t"}, MaxGroupMembers: -1},
 	}})
 	if err == nil || !strings.Contains(err.Error(), "max group members -1") {
 		t.Errorf("New: %v", err)
@@ -921,7 +922,7 @@ func TestGroupsQueuedBeforeTheAccountChanges(t *testing.T) {
 		o.Store = &cancelOnPutLink{Store: o.Store, cancel: cancel}
 	}})
 	d := person("h1", alice, "Alice Smith")
-	d.Groups = []string{"g1"}
+	d.GroupIDs = []string{"g1"}
 	h.src.set("h1", d)
 	h.mark("h1")
 	if ok, err := h.r.Step(ctx, testApp); !ok || err != nil {
@@ -948,10 +949,10 @@ func TestGroupsQueuedAgainOnceTheAccountExists(t *testing.T) {
 	r2 := h.secondRunner()
 	h.src.setGroup("g1", withMembers(engineering, "h1"))
 	d := person("h1", alice, "Alice Smith")
-	d.Groups = []string{"g1"}
+	d.GroupIDs = []string{"g1"}
 	h.src.set("h1", d)
 	var once sync.Once
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Users") {
 			once.Do(func() {
 				// Another replica works the group while the account is
@@ -1010,9 +1011,9 @@ func TestGroupCaseOnlyRenameOnAtlassianKeepsTheGroup(t *testing.T) {
 	g := withMembers(engineering, "h1")
 	g.Name = "ENGINEERING"
 	h.src.setGroup("g1", g)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.syncGroup("g1")
-	if got := methods(h.rec.since(n)); !slices.Equal(got, []string{"GET"}) {
+	if got := methods(h.rec.Since(n)); !slices.Equal(got, []string{"GET"}) {
 		t.Errorf("calls = %v, want the search alone", got)
 	}
 	if groups := h.sim.Groups(); len(groups) != 1 || groups[0].ID != id {
@@ -1024,9 +1025,9 @@ func TestGroupCaseOnlyRenameOnAtlassianKeepsTheGroup(t *testing.T) {
 	if e := h.lastReport(); e.Operation != store.OpGroupUpdate || e.Status != store.ReportSkipped {
 		t.Errorf("report = %+v", e)
 	}
-	n = h.rec.count()
+	n = h.rec.Count()
 	h.syncGroup("g1")
-	if h.rec.count() != n {
+	if h.rec.Count() != n {
 		t.Error("calls for a converged group")
 	}
 }
@@ -1039,7 +1040,7 @@ func TestGroupRenamedBackBeforeTheFirstRenameFinished(t *testing.T) {
 	h.src.setGroup("g1", withMembers(engineering, "h1"))
 	h.syncGroup("g1")
 	first := h.simGroup("Engineering")
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodDelete {
 			return errors.New("connection reset")
 		}
@@ -1049,7 +1050,7 @@ func TestGroupRenamedBackBeforeTheFirstRenameFinished(t *testing.T) {
 	g.Name = "Platform"
 	h.src.setGroup("g1", g)
 	h.syncGroup("g1")
-	h.rec.setBefore(nil)
+	h.rec.SetBefore(nil)
 
 	h.src.setGroup("g1", withMembers(engineering, "h1"))
 	h.clk.Advance(time.Second)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -24,7 +23,9 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store/bolt"
 	"github.com/scimgate/scim-gateway/internal/store/redis"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/targettest"
 )
 
 // t0 is the tests' clock origin, far from the wall clock.
@@ -166,7 +167,7 @@ func (s *fakeSource) DesiredUser(ctx context.Context, app, hubID string) (Desire
 		return Desired{Reason: "not in any policy"}, nil
 	}
 	d.Attributes = cloneAttrs(d.Attributes)
-	d.Groups = slices.Clone(d.Groups)
+	d.GroupIDs = slices.Clone(d.GroupIDs)
 	return d, nil
 }
 
@@ -193,84 +194,14 @@ func person(hubID, userName, displayName string) Desired {
 
 // ---- HTTP recording ----
 
-type recorded struct {
-	Method string
-	Path   string
-	Query  string
-	Header http.Header
-	Body   []byte
-}
+// recorded and recorder are the test clients' transport: every request
+// recorded, with optional hooks.
+type (
+	recorded = targettest.Request
+	recorder = targettest.Recorder
+)
 
-// recorder is the test clients' transport: it records every request and
-// runs an optional hook before forwarding it.
-type recorder struct {
-	mu     sync.Mutex
-	reqs   []recorded
-	before func(*http.Request) error
-	after  func(*http.Request)
-	next   http.RoundTripper
-}
-
-func newRecorder() *recorder {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
-	return &recorder{next: tr}
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	var body []byte
-	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		_ = req.Body.Close()
-		body = b
-		req.Body = io.NopCloser(bytes.NewReader(b))
-	}
-	r.mu.Lock()
-	r.reqs = append(r.reqs, recorded{req.Method, req.URL.Path, req.URL.RawQuery, req.Header.Clone(), body})
-	hook, after := r.before, r.after
-	r.mu.Unlock()
-	if hook != nil {
-		if err := hook(req); err != nil {
-			return nil, err
-		}
-	}
-	if after != nil {
-		defer after(req)
-	}
-	return r.next.RoundTrip(req)
-}
-
-func (r *recorder) setBefore(f func(*http.Request) error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.before = f
-}
-
-func (r *recorder) setAfter(f func(*http.Request)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.after = f
-}
-
-func (r *recorder) all() []recorded {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.reqs)
-}
-
-func (r *recorder) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.reqs)
-}
-
-// since returns the requests after the first n.
-func (r *recorder) since(n int) []recorded {
-	return r.all()[n:]
-}
+func newRecorder() *recorder { return targettest.NewRecorder() }
 
 func methods(rs []recorded) []string {
 	out := make([]string, len(rs))
@@ -340,7 +271,7 @@ func newHarness(t *testing.T, st store.Store, cfg harnessConfig) *harness {
 		Logger: slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Registerer: h.reg,
 		Apps: []AppConfig{{
 			Name: testApp, Type: "atlassian",
-			Client: ClientOptions{
+			Client: scimclient.Options{
 				BaseURL:    h.sim.URL(),
 				TokenFunc:  func(context.Context) (string, error) { return *h.token.Load(), nil },
 				HTTPClient: &http.Client{Transport: h.rec},
@@ -479,7 +410,7 @@ func patchOpsOf(t *testing.T, r recorded) []map[string]any {
 	if err := json.Unmarshal(r.Body, &body); err != nil {
 		t.Fatalf("PATCH body %s: %v", r.Body, err)
 	}
-	if !slices.Equal(body.Schemas, []string{PatchOpSchema}) {
+	if !slices.Equal(body.Schemas, []string{scimclient.PatchOpSchema}) {
 		t.Errorf("PATCH schemas = %v", body.Schemas)
 	}
 	return body.Operations

@@ -18,30 +18,17 @@ import (
 	"github.com/scimgate/scim-gateway/internal/canon"
 	"github.com/scimgate/scim-gateway/internal/clock"
 	"github.com/scimgate/scim-gateway/internal/store"
+	"github.com/scimgate/scim-gateway/mapping"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
-// Desired is what an app should hold for one hub resource.
-type Desired struct {
-	// Present: the app should have an account for the resource.
-	Present bool
-	// Active: the account should be active. It wins over an "active" in
-	// Attributes.
-	Active bool
-	// Attributes is the SCIM-shaped target representation (schemas,
-	// userName, emails, name, displayName, externalId (= hub id), ...).
-	// When it has no externalId, the hub id is sent as one.
-	Attributes map[string]any
-	// Protected accounts are never deprovisioned (deactivated or deleted).
-	Protected bool
-	// Reason says why (a policy name, "not in any policy"); it is reported.
-	Reason string
-	// Groups are the hub ids of the groups the app pushes that the user is
-	// a member of, whether or not the user is Present. When the user's
-	// account starts or stops being a member candidate (created, adopted,
-	// deactivated, reactivated, deleted), these groups are queued, so that
-	// their membership follows.
-	Groups []string
-}
+// Desired is what an app should hold for one hub user, as the policies
+// say (mapping.Desired): Present, Active, the SCIM-shaped Attributes
+// (externalId: when absent, the hub id is sent as one), Protected, the
+// Reason reported, and GroupIDs, the hub groups the app pushes that the
+// user is in.
+type Desired = mapping.Desired
 
 // Source computes desired state now: level-triggered, always from the hub
 // and the policies at reconcile time.
@@ -99,7 +86,7 @@ type AppConfig struct {
 	// Client configures the SCIM client (base URL, token, timeout). Its
 	// Wait is chained after the app's rate limiter; Now defaults to the
 	// Runner's clock.
-	Client ClientOptions
+	Client scimclient.Options
 	// Rate is the most remote calls per second, across all replicas (one
 	// token bucket in the store); <= 0 means unlimited.
 	Rate float64
@@ -165,7 +152,7 @@ type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Hash is the normalised hash of a resource as a target returned it,
-	// stored in Link.Hash for drift detection; default RemoteHash. An
+	// stored in Link.Hash for drift detection; default target.RemoteHash. An
 	// importer comparing hashes must use the same function.
 	Hash func(map[string]any) string
 }
@@ -173,7 +160,7 @@ type Options struct {
 // app is one app's runtime state.
 type app struct {
 	name        string
-	target      Target
+	target      target.Target
 	rate        float64
 	burst       int
 	concurrency int
@@ -248,7 +235,7 @@ func New(o Options) (*Runner, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Hash == nil {
-		o.Hash = RemoteHash
+		o.Hash = target.RemoteHash
 	}
 	groups, _ := o.Source.(GroupSource)
 	r := &Runner{
@@ -329,7 +316,7 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 		a.actions = *ac.Actions
 	}
 	if a.callTimeout <= 0 {
-		a.callTimeout = DefaultTimeout
+		a.callTimeout = scimclient.DefaultTimeout
 	}
 	if a.maxMembers == 0 {
 		a.maxMembers = DefaultMaxGroupMembers
@@ -351,7 +338,7 @@ func (r *Runner) newApp(ac AppConfig) (*app, error) {
 		}
 		return nil
 	}
-	t, err := NewTarget(ac.Type, co)
+	t, err := target.New(ac.Type, co)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -515,7 +502,7 @@ type job struct {
 	op        string // the operation being attempted, for failure reports
 	result    string // metric label of a success: resultDone or resultSkipped
 	contacted bool   // a remote call succeeded
-	note      statusNote
+	note      scimclient.StatusNote
 }
 
 // Results of a key worked without a failure, as the reconciles metric
@@ -527,7 +514,7 @@ const (
 
 func (r *Runner) process(ctx context.Context, a *app, c store.Claim) {
 	j := &job{r: r, a: a, c: c, key: c.Key, op: store.OpReconcile, result: resultDone}
-	j.ctx = withStatusNote(withClaim(ctx, &c), &j.note)
+	j.ctx = scimclient.WithStatusNote(withClaim(ctx, &c), &j.note)
 	kind, id, err := store.ParseKey(c.Key)
 	switch {
 	case err == nil && kind == store.KindUser:
@@ -608,12 +595,12 @@ func (j *job) reconcileUser() error {
 // burst join their groups together. The group reconcile adds or removes
 // the account.
 func (j *job) markGroups() error {
-	if !j.a.groups || len(j.d.Groups) == 0 {
+	if !j.a.groups || len(j.d.GroupIDs) == 0 {
 		return nil
 	}
 	due := j.r.clock.Now().Add(j.r.groupDelay)
-	marks := make([]store.Mark, 0, len(j.d.Groups))
-	for _, g := range j.d.Groups {
+	marks := make([]store.Mark, 0, len(j.d.GroupIDs))
+	for _, g := range j.d.GroupIDs {
 		if g != "" {
 			marks = append(marks, store.Mark{App: j.a.name, Key: store.GroupKey(g), Due: due})
 		}
@@ -666,7 +653,7 @@ func (j *job) converge() error {
 
 // update patches a linked account from last to applied.
 func (j *job) update(remoteID string, last, applied map[string]any) error {
-	changes := diffAttrs(last, applied)
+	changes := target.Diff(last, applied)
 	j.op = opFor(changes)
 	if len(changes) == 0 {
 		return j.saveLink(remoteID, applied, j.link.Hash)
@@ -688,8 +675,8 @@ func (j *job) update(remoteID string, last, applied map[string]any) error {
 // apply makes the one call that brings the account from last to applied:
 // PATCH active alone when only active changed, else a PATCH of every
 // changed attribute.
-func (j *job) apply(remoteID string, last, applied map[string]any, changes []attrChange) (*RemoteUser, error) {
-	var ru *RemoteUser
+func (j *job) apply(remoteID string, last, applied map[string]any, changes []target.Change) (*target.RemoteUser, error) {
+	var ru *target.RemoteUser
 	var err error
 	if len(changes) == 1 && changes[0].Attr == "active" && !changes[0].Remove {
 		ru, err = j.a.target.SetActive(j.ctx, remoteID, applied["active"] == true)
@@ -733,7 +720,7 @@ func (j *job) create(applied map[string]any) error {
 	}
 	ru, err = j.a.target.CreateUser(j.ctx, applied)
 	if statusOf(err) == http.StatusConflict {
-		var re *RemoteError
+		var re *scimclient.RemoteError
 		errors.As(err, &re)
 		found, ferr := j.a.target.FindUser(j.ctx, j.user, ext)
 		if ferr != nil {
@@ -756,7 +743,7 @@ func (j *job) create(applied map[string]any) error {
 
 // adopt links an existing account, when it is ours or nobody's, and
 // brings it to the desired state.
-func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
+func (j *job) adopt(ru *target.RemoteUser, applied map[string]any) error {
 	j.op = store.OpAdopt
 	ext, _ := applied["externalId"].(string)
 	if ru.ExternalID != "" && ru.ExternalID != ext {
@@ -775,7 +762,7 @@ func (j *job) adopt(ru *RemoteUser, applied map[string]any) error {
 	if err := j.saveLink(ru.ID, current, j.r.hash(ru.Attributes)); err != nil {
 		return err
 	}
-	changes := diffAttrs(current, applied)
+	changes := target.Diff(current, applied)
 	hash := j.r.hash(ru.Attributes)
 	if off := j.switchedOff(changes); off != "" {
 		j.report(store.OpAdopt, store.ReportSuccess, nil, fmt.Sprintf("linked existing account %s; %s is switched off for this app, so it keeps its attributes", ru.ID, off)+j.reason())
@@ -861,7 +848,7 @@ func (j *job) deprovision() error {
 	if err := j.saveLink(l.RemoteID, applied, j.remoteHashOf(ru)); err != nil {
 		return err
 	}
-	j.report(store.OpDeactivate, store.ReportSuccess, []attrChange{{Attr: "active", Old: true, New: false}}, j.d.Reason)
+	j.report(store.OpDeactivate, store.ReportSuccess, []target.Change{{Attr: "active", Old: true, New: false}}, j.d.Reason)
 	return nil
 }
 
@@ -942,13 +929,13 @@ func decodeState(raw json.RawMessage) map[string]any {
 		return nil
 	}
 	var m map[string]any
-	if err := decodeJSON(raw, &m); err != nil {
+	if err := canon.Decode(raw, &m); err != nil {
 		return nil
 	}
 	return m
 }
 
-func (j *job) remoteHashOf(ru *RemoteUser) string {
+func (j *job) remoteHashOf(ru *target.RemoteUser) string {
 	if ru == nil || ru.Attributes == nil {
 		return ""
 	}
@@ -958,7 +945,7 @@ func (j *job) remoteHashOf(ru *RemoteUser) string {
 // switchedOff returns the action changes need that the app does not allow
 // ("" when all are allowed): deactivate for active going false, update for
 // anything else, reactivation included.
-func (j *job) switchedOff(changes []attrChange) string {
+func (j *job) switchedOff(changes []target.Change) string {
 	for _, c := range changes {
 		if c.Attr == "active" && c.New == false {
 			if !j.a.actions.Deactivate {
@@ -979,7 +966,7 @@ func (j *job) skipOff(action string) error {
 }
 
 // opFor names an update by what it does to active.
-func opFor(changes []attrChange) string {
+func opFor(changes []target.Change) string {
 	for _, c := range changes {
 		if c.Attr != "active" || c.Remove {
 			continue
@@ -1091,13 +1078,13 @@ func (r *Runner) requeue(ctx context.Context, j *job, due time.Time, cl class) {
 
 // report appends one report entry; cause, when given, supplies the HTTP
 // status.
-func (j *job) report(op, status string, changes []attrChange, detail string, cause ...error) {
+func (j *job) report(op, status string, changes []target.Change, detail string, cause ...error) {
 	e := store.ReportEntry{
 		Time: j.r.clock.Now(), User: j.user, ResourceType: string(j.kind), ResourceID: j.hubID,
 		App: j.a.name, Operation: op, Status: status, Detail: detail, Attempt: j.c.Attempt + 1,
 	}
 	if status == store.ReportSuccess {
-		e.HTTPStatus = int(j.note.status.Load())
+		e.HTTPStatus = j.note.Status()
 	}
 	for _, err := range cause {
 		e.HTTPStatus = statusOf(err)

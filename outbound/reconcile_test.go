@@ -14,7 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 const alice = "alice@example.com"
@@ -25,7 +26,7 @@ func TestCreateThenNoCallWhenUnchanged(t *testing.T) {
 		h.src.set("h1", person("h1", alice, "Alice Smith"))
 		h.sync("h1")
 
-		reqs := h.rec.all()
+		reqs := h.rec.All()
 		// A taken userName would make the POST a 409: only the externalId,
 		// which Atlassian does not promise to keep unique, is searched first.
 		if got := methods(reqs); !slices.Equal(got, []string{"GET", "POST"}) {
@@ -52,9 +53,9 @@ func TestCreateThenNoCallWhenUnchanged(t *testing.T) {
 		}
 
 		// Marked again with nothing changed: no remote call at all.
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		if extra := h.rec.since(n); len(extra) != 0 {
+		if extra := h.rec.Since(n); len(extra) != 0 {
 			t.Errorf("unchanged user made calls %v", methods(extra))
 		}
 	})
@@ -71,9 +72,9 @@ func TestUpdatePatchesOnlyChangedAttributes(t *testing.T) {
 			delete(d.Attributes, "title")
 		})
 		h.clk.Advance(time.Minute)
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 			t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 		}
@@ -115,7 +116,7 @@ func TestAdoptsExistingAccount(t *testing.T) {
 		// The account has no externalId: the search by externalId misses,
 		// the POST is refused for the userName, and the account found by
 		// userName is adopted.
-		reqs := h.rec.all()
+		reqs := h.rec.All()
 		if got := methods(reqs); !slices.Equal(got, []string{"GET", "POST", "GET", "PATCH"}) {
 			t.Fatalf("calls = %v, want a search, a refused POST, a search by userName, then one PATCH", got)
 		}
@@ -141,9 +142,9 @@ func TestAdoptsExistingAccount(t *testing.T) {
 			t.Errorf("adopt changes = %+v", e.Changes)
 		}
 		// Converged: nothing more to do.
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		if h.rec.count() != n {
+		if h.rec.Count() != n {
 			t.Error("adopted user is updated again")
 		}
 	})
@@ -161,7 +162,7 @@ func TestAdoptsAccountByExternalID(t *testing.T) {
 	}
 	h.src.set("h1", person("h1", alice, "Alice Smith"))
 	h.sync("h1")
-	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "PATCH"}) {
+	if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET", "PATCH"}) {
 		t.Fatalf("calls = %v, want a search then one PATCH", got)
 	}
 	if l := h.link("h1"); l.RemoteID != seeded.ID || l.Status != store.LinkActive {
@@ -183,7 +184,7 @@ func TestConflictWithSomeoneElsesAccountIsParked(t *testing.T) {
 		h.src.set("h1", person("h1", alice, "Alice Smith"))
 		h.sync("h1")
 
-		if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "POST", "GET", "GET"}) {
+		if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET", "POST", "GET", "GET"}) {
 			t.Fatalf("calls = %v, want a search, a refused POST, then both searches", got)
 		}
 		if users, _ := h.sim.Counts(); users != 1 {
@@ -222,9 +223,9 @@ func TestDeactivateThenReactivate(t *testing.T) {
 		id := h.link("h1").RemoteID
 
 		h.src.remove("h1")
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "PATCH" || !strings.HasSuffix(reqs[0].Path, "/Users/"+id) {
 			t.Fatalf("calls = %v, want one PATCH of the account", methods(reqs))
 		}
@@ -242,16 +243,16 @@ func TestDeactivateThenReactivate(t *testing.T) {
 		}
 
 		// Already deactivated: no call.
-		n = h.rec.count()
+		n = h.rec.Count()
 		h.sync("h1")
-		if h.rec.count() != n {
+		if h.rec.Count() != n {
 			t.Error("a deactivated account is deactivated again")
 		}
 
 		// Back in a policy: one PATCH of active alone.
 		h.src.set("h1", person("h1", alice, "Alice Smith"))
 		h.sync("h1")
-		reqs = h.rec.since(n)
+		reqs = h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 			t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 		}
@@ -278,9 +279,9 @@ func TestDesiredInactiveUpdatesAndDeactivatesInOneCall(t *testing.T) {
 		d.Active = false
 		d.Attributes["title"] = "Former engineer"
 	})
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.sync("h1")
-	reqs := h.rec.since(n)
+	reqs := h.rec.Since(n)
 	if len(reqs) != 1 || reqs[0].Method != "PATCH" {
 		t.Fatalf("calls = %v, want one PATCH", methods(reqs))
 	}
@@ -301,7 +302,7 @@ func TestDesiredInactiveCreatesNothing(t *testing.T) {
 	d.Active = false
 	h.src.set("h1", d)
 	h.sync("h1")
-	if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "GET"}) {
+	if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET", "GET"}) {
 		t.Errorf("calls = %v, want the searches only", got)
 	}
 	if e := h.lastReport(); e.Operation != store.OpCreate || e.Status != store.ReportSkipped {
@@ -318,9 +319,9 @@ func TestDeleteMode(t *testing.T) {
 		id := h.link("h1").RemoteID
 
 		h.src.remove("h1")
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		reqs := h.rec.since(n)
+		reqs := h.rec.Since(n)
 		if len(reqs) != 1 || reqs[0].Method != "DELETE" || !strings.HasSuffix(reqs[0].Path, "/Users/"+id) {
 			t.Fatalf("calls = %v, want one DELETE", methods(reqs))
 		}
@@ -332,9 +333,9 @@ func TestDeleteMode(t *testing.T) {
 			t.Errorf("report = %+v", e)
 		}
 		// Not linked any more: nothing to do.
-		n = h.rec.count()
+		n = h.rec.Count()
 		h.sync("h1")
-		if h.rec.count() != n {
+		if h.rec.Count() != n {
 			t.Error("calls for an unlinked, absent user")
 		}
 	})
@@ -348,14 +349,14 @@ func TestProtectedIsNeverDeprovisioned(t *testing.T) {
 			h.sync("h1")
 
 			h.src.set("h1", Desired{Present: false, Protected: true, Reason: "break-glass"})
-			n := h.rec.count()
+			n := h.rec.Count()
 			h.sync("h1")
 			// Present but inactive is no different for a protected account.
 			d := person("h1", alice, "Alice Smith")
 			d.Active, d.Protected = false, true
 			h.src.set("h1", d)
 			h.sync("h1")
-			if extra := h.rec.since(n); len(extra) != 0 {
+			if extra := h.rec.Since(n); len(extra) != 0 {
 				t.Errorf("calls for a protected account: %v", methods(extra))
 			}
 			if u := h.simUser(alice); !u.Active {
@@ -388,10 +389,10 @@ func TestDroppedCreateResponseMakesNoDuplicate(t *testing.T) {
 		h.noLink("h1")
 		h.idle() // requeued for 0.5 s (half of the 1 s base: rand is 0.5)
 		h.clk.Advance(500 * time.Millisecond)
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.step()
 
-		if got := methods(h.rec.since(n)); !slices.Equal(got, []string{"GET"}) {
+		if got := methods(h.rec.Since(n)); !slices.Equal(got, []string{"GET"}) {
 			t.Errorf("calls on retry = %v, want the search that finds the account", got)
 		}
 		if users, _ := h.sim.Counts(); users != 1 {
@@ -413,7 +414,7 @@ func TestConflictOnCreateIsAdopted(t *testing.T) {
 		// Someone provisions the same person between our search and our
 		// POST: the POST gets 409, and the account is adopted.
 		var seeded atlassiantest.User
-		h.rec.setBefore(func(r *http.Request) error {
+		h.rec.SetBefore(func(r *http.Request) error {
 			if r.Method != http.MethodPost || seeded.ID != "" {
 				return nil
 			}
@@ -425,7 +426,7 @@ func TestConflictOnCreateIsAdopted(t *testing.T) {
 		h.src.set("h1", person("h1", alice, "Alice Smith"))
 		h.sync("h1")
 
-		if got := methods(h.rec.all()); !slices.Equal(got, []string{"GET", "POST", "GET", "PATCH"}) {
+		if got := methods(h.rec.All()); !slices.Equal(got, []string{"GET", "POST", "GET", "PATCH"}) {
 			t.Errorf("calls = %v", got)
 		}
 		if users, _ := h.sim.Counts(); users != 1 {
@@ -641,9 +642,9 @@ func TestRemoteAccountGoneIsCreatedAgain(t *testing.T) {
 		h.sim.DeleteUser(old)
 
 		h.src.update("h1", func(d *Desired) { d.Attributes["displayName"] = "Alice Jones" })
-		n := h.rec.count()
+		n := h.rec.Count()
 		h.sync("h1")
-		if got := methods(h.rec.since(n)); !slices.Equal(got, []string{"PATCH", "GET", "POST"}) {
+		if got := methods(h.rec.Since(n)); !slices.Equal(got, []string{"PATCH", "GET", "POST"}) {
 			t.Errorf("calls = %v", got)
 		}
 		u := h.simUser(alice)
@@ -697,9 +698,9 @@ func TestParkLiftedWhenDesiredReturnsToApplied(t *testing.T) {
 	h.src.update("h1", func(d *Desired) { d.Attributes["emails"] = []any{map[string]any{"value": "bad"}} })
 	h.sync("h1")
 	h.src.set("h1", good)
-	n := h.rec.count()
+	n := h.rec.Count()
 	h.sync("h1")
-	if h.rec.count() != n {
+	if h.rec.Count() != n {
 		t.Error("calls although the account holds the desired state")
 	}
 	if l := h.link("h1"); l.Status != store.LinkActive || l.Error != "" {
@@ -716,8 +717,8 @@ func TestUnknownKeyKindIsAckedAndReported(t *testing.T) {
 	if e := h.lastReport(); e.Operation != store.OpReconcile || e.Status != store.ReportSkipped || !strings.Contains(e.Detail, "role:r1") {
 		t.Errorf("report = %+v", e)
 	}
-	if n := h.queueLen(); n != 0 || h.rec.count() != 0 {
-		t.Errorf("queue length %d, calls %d", n, h.rec.count())
+	if n := h.queueLen(); n != 0 || h.rec.Count() != 0 {
+		t.Errorf("queue length %d, calls %d", n, h.rec.Count())
 	}
 }
 
@@ -739,7 +740,7 @@ func TestInvalidDesiredStateIsParked(t *testing.T) {
 	d := person("h1", "", "Nameless")
 	h.src.set("h1", d)
 	h.sync("h1")
-	if h.rec.count() != 0 {
+	if h.rec.Count() != 0 {
 		t.Error("calls for a user without userName")
 	}
 	if l := h.link("h1"); l.Status != store.LinkParked || !strings.Contains(l.Error, "userName") {
@@ -754,7 +755,7 @@ func TestWaitLongerThanLeaseHandsKeyBack(t *testing.T) {
 	}})
 	h.src.set("h1", person("h1", alice, "Alice Smith"))
 	h.sync("h1")
-	if got := h.rec.count(); got != 1 {
+	if got := h.rec.Count(); got != 1 {
 		t.Fatalf("%d calls, want 1 (the bucket holds one token)", got)
 	}
 	if got := len(h.reports()); got != 0 {
@@ -764,15 +765,15 @@ func TestWaitLongerThanLeaseHandsKeyBack(t *testing.T) {
 	h.idle()
 	h.clk.Advance(time.Second)
 	h.step()
-	if got := h.rec.count(); got != 2 {
+	if got := h.rec.Count(); got != 2 {
 		t.Errorf("%d calls, want 2", got)
 	}
 }
 
 func TestNewReportsEveryProblem(t *testing.T) {
 	_, err := New(Options{Apps: []AppConfig{
-		{Name: "a", Type: "nope", Client: ClientOptions{BaseURL: "http://x"}},
-		{Name: "", Type: "scim", Client: ClientOptions{BaseURL: "http://x"}, Deprovision: "archive", Rate: -1},
+		{Name: "a", Type: "nope", Client: scimclient.Options{BaseURL: "http://x"}},
+		{Name: "", Type: "scim", Client: scimclient.Options{BaseURL: "http://x"}, Deprovision: "archive", Rate: -1},
 	}})
 	if err == nil {
 		t.Fatal("New accepted a broken config")
@@ -783,7 +784,7 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		}
 	}
 	_, err = New(Options{Store: backends["bolt"](t), Source: newFakeSource(), Lease: 10 * time.Second,
-		Apps: []AppConfig{{Name: "a", Type: "scim", Client: ClientOptions{BaseURL: "http://x", Token: "t"}}}})
+		Apps: []AppConfig{{Name: "a", Type: "scim", Client: scimclient.Options{BaseURL: "http://x", Token: "t"}}}})
 	if err == nil || !strings.Contains(err.Error(), "shorter than the lease") {
 		t.Errorf("a lease shorter than the call timeout: %v", err)
 	}
@@ -821,13 +822,13 @@ func TestSwitchedOffActionsAreReportedNotMade(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := h.rec.count()
+			n := h.rec.Count()
 			tc.change(h)
 			h.mark("h1")
 			if ok, err := r.Step(context.Background(), testApp); !ok || err != nil {
 				t.Fatalf("step: %v %v", ok, err)
 			}
-			for _, req := range h.rec.since(n) {
+			for _, req := range h.rec.Since(n) {
 				if req.Method != "GET" {
 					t.Errorf("a %s was made although %s is switched off", req.Method, tc.name)
 				}

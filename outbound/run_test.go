@@ -33,18 +33,18 @@ func TestMarksCoalesce(t *testing.T) {
 
 		gate := make(chan struct{})
 		var first sync.Once
-		h.rec.setBefore(func(r *http.Request) error {
+		h.rec.SetBefore(func(r *http.Request) error {
 			if r.Method == http.MethodPatch {
 				first.Do(func() { <-gate }) // the target is slow: the first PATCH hangs
 			}
 			return nil
 		})
-		n := h.rec.count()
+		n := h.rec.Count()
 		run(t, h.r)
 		h.src.update("h1", func(d *Desired) { d.Attributes["displayName"] = "v1" })
 		h.mark("h1")
 		h.r.Wake()
-		eventually(t, "the first PATCH in flight", func() bool { return countMethod(h.rec.since(n), "PATCH") == 1 })
+		eventually(t, "the first PATCH in flight", func() bool { return countMethod(h.rec.Since(n), "PATCH") == 1 })
 		for i := 2; i <= 100; i++ {
 			h.src.update("h1", func(d *Desired) { d.Attributes["displayName"] = fmt.Sprint("v", i) })
 			h.mark("h1")
@@ -53,7 +53,7 @@ func TestMarksCoalesce(t *testing.T) {
 		close(gate)
 		eventually(t, "the queue to drain", func() bool { return h.queueLen() == 0 })
 
-		calls := h.rec.since(n)
+		calls := h.rec.Since(n)
 		if len(calls) > 2 {
 			t.Errorf("100 marks made %d calls (%v), want at most 2", len(calls), methods(calls))
 		}
@@ -82,18 +82,18 @@ func TestRateLimitSharedByRunners(t *testing.T) {
 		run(t, h.r)
 		run(t, r2)
 		h.clk.waitSleepers(t, 4)
-		if got := h.rec.count(); got != 3 {
+		if got := h.rec.Count(); got != 3 {
 			t.Fatalf("%d calls before the clock moved, want the burst of 3 shared by both runners", got)
 		}
 		for i := 1; i <= 3; i++ {
 			h.clk.Advance(1e9)
 			h.clk.waitSleepers(t, 4)
-			if got := h.rec.count(); got != 3+i {
+			if got := h.rec.Count(); got != 3+i {
 				t.Fatalf("%d calls after %d s, want %d", got, i, 3+i)
 			}
 		}
-		if h.sim.CallCount("", "") != h.rec.count() {
-			t.Errorf("simulator saw %d calls, clients sent %d", h.sim.CallCount("", ""), h.rec.count())
+		if h.sim.CallCount("", "") != h.rec.Count() {
+			t.Errorf("simulator saw %d calls, clients sent %d", h.sim.CallCount("", ""), h.rec.Count())
 		}
 	})
 }
@@ -124,7 +124,7 @@ func TestOneKeyIsNeverWorkedTwiceAtOnce(t *testing.T) {
 		var mu sync.Mutex
 		inflight := map[string]int{}
 		var violations []string
-		h.rec.setBefore(func(r *http.Request) error {
+		h.rec.SetBefore(func(r *http.Request) error {
 			c := claimFrom(r.Context())
 			mu.Lock()
 			defer mu.Unlock()
@@ -138,7 +138,7 @@ func TestOneKeyIsNeverWorkedTwiceAtOnce(t *testing.T) {
 			}
 			return nil
 		})
-		h.rec.setAfter(func(r *http.Request) {
+		h.rec.SetAfter(func(r *http.Request) {
 			if c := claimFrom(r.Context()); c != nil {
 				mu.Lock()
 				inflight[c.Key]--
@@ -177,7 +177,7 @@ func TestOneKeyIsNeverWorkedTwiceAtOnce(t *testing.T) {
 // end, and finishes the job.
 func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 	h := newHarness(t, backends["bolt"](t), harnessConfig{})
-	h.rec.setBefore(func(r *http.Request) error {
+	h.rec.SetBefore(func(r *http.Request) error {
 		if r.Method == http.MethodPost {
 			<-r.Context().Done() // the POST hangs until the runner stops
 			return r.Context().Err()
@@ -187,7 +187,7 @@ func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 	h.src.set("h1", person("h1", alice, "Alice Smith"))
 	h.mark("h1")
 	stop := run(t, h.r)
-	eventually(t, "the POST in flight", func() bool { return countMethod(h.rec.all(), "POST") == 1 })
+	eventually(t, "the POST in flight", func() bool { return countMethod(h.rec.All(), "POST") == 1 })
 	stop()
 
 	if n := h.queueLen(); n != 1 {
@@ -196,7 +196,7 @@ func TestRunStopsAndAbandonedKeyIsRetaken(t *testing.T) {
 	if es := h.reports(); len(es) != 0 {
 		t.Errorf("an abandoned key is reported: %+v", es)
 	}
-	h.rec.setBefore(nil)
+	h.rec.SetBefore(nil)
 	cs, err := h.st.Claim(context.Background(), testApp, h.clk.Now(), time.Minute, 1)
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("the handed-back key is not claimable at once: %v, %v", cs, err)

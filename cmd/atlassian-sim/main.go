@@ -1,5 +1,5 @@
 // Command atlassian-sim runs the Atlassian SCIM simulator
-// (outbound/atlassiantest) on a local port for manual trials of the
+// (outbound/atlassian/atlassiantest) on a local port for manual trials of the
 // gateway's outbound side:
 //
 //	ATLASSIAN_SIM_TOKEN=dev-key atlassian-sim --listen 127.0.0.1:9090 --directory local-dir
@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 func main() {

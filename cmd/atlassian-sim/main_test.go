@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 // lockedBuffer collects stderr written by run's goroutines.

@@ -20,7 +20,7 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/backend"
 	"github.com/scimgate/scim-gateway/internal/store/redistest"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 // The fan-out proofs against a real Redis store: the end-to-end flow with

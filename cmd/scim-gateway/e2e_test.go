@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/config"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 const (

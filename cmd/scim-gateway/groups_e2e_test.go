@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 // groupPushConfig is a configuration with one Atlassian app that pushes

@@ -11,7 +11,7 @@ import (
 	"github.com/scimgate/scim-gateway/inbound"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/internal/store/bolt"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 const importConfig = `

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 const e2eAdminToken = "e2e-admin-token-0123456789"

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/scimgate/scim-gateway/gateway"
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 )
 
 // appConfig serves on loopback with admin credentials, the bitbucket app

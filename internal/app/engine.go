@@ -64,14 +64,15 @@ func (e *Engine) GroupChanged(groupID, groupName string, due time.Time) []store.
 	return e.Policies().MarksForGroup(groupID, groupName, due)
 }
 
-// DesiredUser implements outbound.Source (and so inbound's source) from
+// DesiredUser implements outbound.Source and inbound.Source from
 // the current policies.
-func (e *Engine) DesiredUser(ctx context.Context, app, hubID string) (outbound.Desired, error) {
+func (e *Engine) DesiredUser(ctx context.Context, app, hubID string) (mapping.Desired, error) {
 	d, groups, err := e.desired(ctx, app, hubID)
 	if err != nil {
-		return outbound.Desired{}, err
+		return mapping.Desired{}, err
 	}
-	return outbound.Desired{Present: d.Present, Active: d.Active, Attributes: d.Attributes, Protected: d.Protected, Reason: d.Reason, Groups: groups}, nil
+	d.GroupIDs = groups
+	return d, nil
 }
 
 // desired computes what app should hold for a hub user now, and the ids

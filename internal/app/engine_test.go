@@ -107,8 +107,8 @@ policies:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Present != tc.present || !slices.Equal(d.Groups, tc.groups) {
-			t.Errorf("DesiredUser(%s) = present %v groups %v, want %v %v", tc.id, d.Present, d.Groups, tc.present, tc.groups)
+		if d.Present != tc.present || !slices.Equal(d.GroupIDs, tc.groups) {
+			t.Errorf("DesiredUser(%s) = present %v groups %v, want %v %v", tc.id, d.Present, d.GroupIDs, tc.present, tc.groups)
 		}
 	}
 	if apps := appConfigs(cfg, slog.New(slog.DiscardHandler)); len(apps) != 1 || !apps[0].Groups {
@@ -189,10 +189,10 @@ func TestEngineDesiredUser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("DesiredUser(%s, %s): %v", tc.app, tc.id, err)
 		}
-		if d.Present != tc.present || d.Protected != tc.protected || !slices.Equal(d.Groups, tc.groups) ||
+		if d.Present != tc.present || d.Protected != tc.protected || !slices.Equal(d.GroupIDs, tc.groups) ||
 			(tc.present && d.Active != tc.active) {
 			t.Errorf("DesiredUser(%s, %s) = present %v active %v protected %v groups %v, want %v %v %v %v",
-				tc.app, tc.id, d.Present, d.Active, d.Protected, d.Groups, tc.present, tc.active, tc.protected, tc.groups)
+				tc.app, tc.id, d.Present, d.Active, d.Protected, d.GroupIDs, tc.present, tc.active, tc.protected, tc.groups)
 		}
 		if tc.present && d.Attributes["userName"] != tc.userName {
 			t.Errorf("DesiredUser(%s, %s) attributes %v, want userName %s", tc.app, tc.id, d.Attributes, tc.userName)
@@ -275,7 +275,7 @@ func TestEngineSwapAnswers(t *testing.T) {
 	}
 	_, after := compile(t, strings.Replace(engineConfig, `groups: ["Engineering"]`, `groups: ["Nobody"]`, 1))
 	e.Swap(after)
-	if d, err := e.DesiredUser(ctx, "bitbucket", "u-alice"); err != nil || d.Present || !slices.Equal(d.Groups, []string{"g-eng"}) {
+	if d, err := e.DesiredUser(ctx, "bitbucket", "u-alice"); err != nil || d.Present || !slices.Equal(d.GroupIDs, []string{"g-eng"}) {
 		t.Errorf("after: %+v %v; want absent, still listed in the pushed group it must leave", d, err)
 	}
 	if g, err := e.DesiredGroup(ctx, "bitbucket", "g-eng"); err != nil || !g.Present || len(g.Members) != 0 {

@@ -16,10 +16,11 @@ import (
 	"github.com/scimgate/scim-gateway/internal/config"
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 func TestLeaseFollowsTimeouts(t *testing.T) {
-	apps := []outbound.AppConfig{{Client: outbound.ClientOptions{Timeout: 5 * time.Second}}, {Client: outbound.ClientOptions{Timeout: 20 * time.Second}}}
+	apps := []outbound.AppConfig{{Client: scimclient.Options{Timeout: 5 * time.Second}}, {Client: scimclient.Options{Timeout: 20 * time.Second}}}
 	if got := leaseFor(apps); got != 80*time.Second {
 		t.Errorf("lease %v, want 4 × the slowest timeout", got)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/scimgate/scim-gateway/internal/store"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/target"
 )
 
 // importUserAgent is the User-Agent of the importer's calls.
@@ -29,7 +31,7 @@ func appConfigs(cfg *config.Config, log *slog.Logger) []outbound.AppConfig {
 		apps = append(apps, outbound.AppConfig{
 			Name: a.Name,
 			Type: a.Type,
-			Client: outbound.ClientOptions{
+			Client: scimclient.Options{
 				BaseURL: a.BaseURL,
 				Token:   a.Token.Reveal(),
 				Timeout: a.Timeout.Std(),
@@ -55,7 +57,7 @@ func leaseFor(apps []outbound.AppConfig) time.Duration {
 	for _, a := range apps {
 		t := a.Client.Timeout
 		if t <= 0 {
-			t = outbound.DefaultTimeout
+			t = scimclient.DefaultTimeout
 		}
 		longest = max(longest, t)
 	}
@@ -66,7 +68,7 @@ func leaseFor(apps []outbound.AppConfig) time.Duration {
 // over its SCIM API that takes from the app's rate-limit bucket in the
 // store, shared with the reconcilers of every replica.
 func importApp(st store.Store, app config.App, userAgent string) (inbound.App, error) {
-	client, err := outbound.NewClient(outbound.ClientOptions{
+	client, err := scimclient.New(scimclient.Options{
 		BaseURL:   app.BaseURL,
 		Token:     app.Token.Reveal(),
 		Timeout:   app.Timeout.Std(),
@@ -76,8 +78,12 @@ func importApp(st store.Store, app config.App, userAgent string) (inbound.App, e
 	if err != nil {
 		return inbound.App{}, fmt.Errorf("import: app %s: %w", app.Name, err)
 	}
+	users, err := target.NewLister(app.Type, client)
+	if err != nil {
+		return inbound.App{}, fmt.Errorf("import: app %s: %w", app.Name, err)
+	}
 	return inbound.App{
-		Name: app.Name, Users: inbound.NewLister(client), Drift: app.Drift, Safeguard: app.Safeguard,
+		Name: app.Name, Users: users, Drift: app.Drift, Safeguard: app.Safeguard,
 		Match: app.Import.Match, Interval: app.Import.Interval.Std(),
 	}, nil
 }

@@ -43,3 +43,12 @@ func Hash(m map[string]any) string {
 	sum := sha256.Sum256(JSON(m))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// Decode decodes one JSON value into v keeping numbers as json.Number, so
+// that a state read back from the store encodes (and hashes) as it did
+// when it was written.
+func Decode(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return d.Decode(v)
+}

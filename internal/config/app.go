@@ -1,12 +1,9 @@
 package config
 
-import "time"
+import (
+	"time"
 
-// App types: the target profile that decides how an app is spoken to and
-// which attributes it gets by default.
-const (
-	AppTypeAtlassian = "atlassian" // Atlassian's user-provisioning SCIM API
-	AppTypeSCIM      = "scim"      // a plain RFC 7644 service provider
+	"github.com/scimgate/scim-gateway/internal/apptype"
 )
 
 // Deprovisioning actions, for App.Deprovision.
@@ -35,7 +32,8 @@ type App struct {
 	// Name identifies the app in queues, links, reports and policies:
 	// lowercase letters, digits and '-', unique.
 	Name string `yaml:"name"`
-	// Type is the target profile: AppTypeAtlassian or AppTypeSCIM.
+	// Type is the target profile: a name registered in internal/apptype
+	// (the built-in ones: atlassian, scim).
 	Type string `yaml:"type"`
 	// BaseURL is the SCIM base URL; /Users and /Groups are under it.
 	BaseURL string `yaml:"base_url"`
@@ -78,9 +76,9 @@ type Actions struct {
 	Deactivate bool `yaml:"deactivate"`
 	Delete     bool `yaml:"delete"`
 	// Groups enables pushing groups (policies' push_groups). nil means the
-	// profile's default: false for AppTypeAtlassian (Atlassian documents
-	// group sync as unavailable for Bitbucket), true for AppTypeSCIM. Parse
-	// fills it in; use App.PushesGroups to read it.
+	// type's default (apptype.Type.PushesGroupsByDefault: false for
+	// atlassian, whose docs call group sync unavailable for Bitbucket, true
+	// for scim). Parse fills it in; use App.PushesGroups to read it.
 	Groups *bool `yaml:"groups"`
 }
 
@@ -204,7 +202,8 @@ func (a App) PushesGroups() bool {
 	if a.Actions.Groups != nil {
 		return *a.Actions.Groups
 	}
-	return a.Type == AppTypeSCIM
+	t, _ := apptype.Lookup(a.Type)
+	return t.PushesGroupsByDefault
 }
 
 // Paused reports whether the app has no token (`token: ${VAR:-}` with VAR
@@ -217,7 +216,7 @@ func (a App) Paused() bool { return a.Token == "" }
 func (c *Config) resolveAppDefaults() {
 	for i := range c.Apps {
 		a := &c.Apps[i]
-		if a.Actions.Groups == nil && (a.Type == AppTypeAtlassian || a.Type == AppTypeSCIM) {
+		if _, known := apptype.Lookup(a.Type); a.Actions.Groups == nil && known {
 			on := a.PushesGroups()
 			a.Actions.Groups = &on
 		}

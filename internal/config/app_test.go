@@ -14,9 +14,9 @@ import (
 func withApps() *Config {
 	c := validConfig()
 	bb := DefaultApp()
-	bb.Name, bb.Type, bb.BaseURL, bb.Token = "bitbucket", AppTypeAtlassian, "https://api.atlassian.com/scim/directory/d", "atlassian-api-key"
+	bb.Name, bb.Type, bb.BaseURL, bb.Token = "bitbucket", "atlassian", "https://api.atlassian.com/scim/directory/d", "atlassian-api-key"
 	wiki := DefaultApp()
-	wiki.Name, wiki.Type, wiki.BaseURL = "wiki", AppTypeSCIM, "http://127.0.0.1:9000/scim/v2"
+	wiki.Name, wiki.Type, wiki.BaseURL = "wiki", "scim", "http://127.0.0.1:9000/scim/v2"
 	c.Apps = []App{bb, wiki}
 	c.Policies = []Policy{
 		{Name: "eng-bb", App: "bitbucket", Groups: []string{"Engineering", "id:g-1"}, Filter: `userName ew "@example.com"`},
@@ -47,7 +47,7 @@ func TestParseAppsFillsDefaultsPerItem(t *testing.T) {
 `, nil)
 	a, b := cfg.Apps[0], cfg.Apps[1]
 	want := DefaultApp()
-	want.Name, want.Type = "a", AppTypeAtlassian
+	want.Name, want.Type = "a", "atlassian"
 	want.RateLimit.Burst = 5
 	want.Actions.Delete = true
 	want.Actions.Groups = new(false)
@@ -102,10 +102,10 @@ func TestPushesGroupsWithoutParse(t *testing.T) {
 		groups *bool
 		want   bool
 	}{
-		{AppTypeAtlassian, nil, false},
-		{AppTypeSCIM, nil, true},
-		{AppTypeAtlassian, new(true), true},
-		{AppTypeSCIM, new(false), false},
+		{"atlassian", nil, false},
+		{"scim", nil, true},
+		{"atlassian", new(true), true},
+		{"scim", new(false), false},
 	} {
 		a := App{Type: tc.typ, Actions: Actions{Groups: tc.groups}}
 		if got := a.PushesGroups(); got != tc.want {

@@ -56,7 +56,7 @@ func TestExampleValidates(t *testing.T) {
 		},
 	}
 	bitbucket := DefaultApp()
-	bitbucket.Name, bitbucket.Type = "bitbucket", AppTypeAtlassian
+	bitbucket.Name, bitbucket.Type = "bitbucket", "atlassian"
 	bitbucket.BaseURL = "https://api.atlassian.com/scim/directory/00000000-0000-0000-0000-000000000000"
 	bitbucket.Actions.Groups = new(false)
 	bitbucket.Protected = []string{"breakglass@example.com"}
@@ -67,7 +67,7 @@ func TestExampleValidates(t *testing.T) {
 		{Target: `emails[type eq "work"].value`, Source: "emails.value"},
 	}
 	wiki := DefaultApp()
-	wiki.Name, wiki.Type, wiki.BaseURL = "wiki", AppTypeSCIM, "https://wiki.example.com/scim/v2"
+	wiki.Name, wiki.Type, wiki.BaseURL = "wiki", "scim", "https://wiki.example.com/scim/v2"
 	wiki.Actions.Groups = new(true) // the scim profile's default, filled in
 	want.Apps = []App{bitbucket, wiki}
 	want.Policies = []Policy{

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/scimgate/scim-gateway/internal/apptype"
 	"github.com/scimgate/scim-gateway/internal/scim"
 )
 
@@ -186,12 +187,12 @@ func (a *App) validate(p *problems, path string) {
 	case !appName(a.Name):
 		p.add(np, "must be 1 to 63 lowercase letters, digits or '-', starting with a letter or digit")
 	}
-	switch a.Type {
-	case "":
-		p.add(fieldPath(path, "type"), "required: atlassian or scim")
-	case AppTypeAtlassian, AppTypeSCIM:
-	default:
-		p.add(fieldPath(path, "type"), "must be atlassian or scim")
+	if _, known := apptype.Lookup(a.Type); !known {
+		if a.Type == "" {
+			p.add(fieldPath(path, "type"), "required: %s", OneOf(apptype.Names()))
+		} else {
+			p.add(fieldPath(path, "type"), "must be %s", OneOf(apptype.Names()))
+		}
 	}
 	up := fieldPath(path, "base_url")
 	if a.BaseURL == "" {
@@ -308,4 +309,16 @@ func appName(s string) bool {
 		}
 	}
 	return true
+}
+
+// OneOf lists names for a message: "a", "a or b", "a, b or c"; "(none
+// registered)" when there are none.
+func OneOf(names []string) string {
+	switch len(names) {
+	case 0:
+		return "(none registered)"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -1,78 +1,45 @@
-package outbound
+package scimclient_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/targettest"
 )
 
 // newSimClient is a client of a fresh simulator, with a recorder.
-func newSimClient(t *testing.T, so atlassiantest.Options, mod func(*ClientOptions)) (*Client, *atlassiantest.Server, *recorder) {
+func newSimClient(t *testing.T, so atlassiantest.Options, mod func(*scimclient.Options)) (*scimclient.Client, *atlassiantest.Server, *targettest.Recorder) {
 	t.Helper()
 	so.Token = testToken
 	sim := atlassiantest.NewServer(so)
 	t.Cleanup(sim.Close)
-	rec := newRecorder()
-	o := ClientOptions{BaseURL: sim.URL(), Token: testToken, HTTPClient: &http.Client{Transport: rec}}
+	rec := targettest.NewRecorder()
+	o := scimclient.Options{BaseURL: sim.URL(), Token: testToken, HTTPClient: &http.Client{Transport: rec}}
 	if mod != nil {
 		mod(&o)
 	}
-	c, err := NewClient(o)
+	c, err := scimclient.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c, sim, rec
 }
 
-// stubServer answers every request with status, headers and body, and
-// keeps the last request.
-type stubServer struct {
-	mu     sync.Mutex
-	status int
-	header map[string]string
-	body   string
-	last   *http.Request
-	srv    *httptest.Server
-}
-
-func newStub(t *testing.T) *stubServer {
+// stubClient is a client of s.
+func stubClient(t *testing.T, s *targettest.Stub, mod func(*scimclient.Options)) *scimclient.Client {
 	t.Helper()
-	s := &stubServer{status: 200}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.last = r.Clone(context.Background())
-		for k, v := range s.header {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(s.status)
-		_, _ = w.Write([]byte(s.body))
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *stubServer) answer(status int, header map[string]string, body string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status, s.header, s.body = status, header, body
-}
-
-func (s *stubServer) client(t *testing.T, mod func(*ClientOptions)) *Client {
-	t.Helper()
-	o := ClientOptions{BaseURL: s.srv.URL + "/scim/v2", Token: testToken}
+	o := scimclient.Options{BaseURL: s.URL + "/scim/v2", Token: testToken}
 	if mod != nil {
 		mod(&o)
 	}
-	c, err := NewClient(o)
+	c, err := scimclient.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +47,7 @@ func (s *stubServer) client(t *testing.T, mod func(*ClientOptions)) *Client {
 }
 
 func TestSearchPagesThroughEveryUser(t *testing.T) {
-	c, sim, rec := newSimClient(t, atlassiantest.Options{PageSize: 3}, func(o *ClientOptions) { o.PageSize = 3 })
+	c, sim, rec := newSimClient(t, atlassiantest.Options{PageSize: 3}, func(o *scimclient.Options) { o.PageSize = 3 })
 	for i := range 7 {
 		if _, err := sim.Seed(atlassiantest.User{UserName: fmt.Sprintf("u%d", i), Active: true,
 			Emails: []atlassiantest.MultiValue{{Value: fmt.Sprintf("u%d@example.com", i)}}}); err != nil {
@@ -99,7 +66,7 @@ func TestSearchPagesThroughEveryUser(t *testing.T) {
 		t.Errorf("users = %v", got)
 	}
 	var starts []string
-	for _, r := range rec.all() {
+	for _, r := range rec.All() {
 		if !strings.Contains(r.Query, "count=3") {
 			t.Errorf("query %s does not ask for count=3", r.Query)
 		}
@@ -113,21 +80,21 @@ func TestSearchPagesThroughEveryUser(t *testing.T) {
 		t.Errorf("startIndex sequence = %v, want 1,4,7 (1-based, three pages, no empty fourth)", starts)
 	}
 
-	// ErrStopSearch ends the search after the first match.
-	n := rec.count()
+	// scimclient.ErrStopSearch ends the search after the first match.
+	n := rec.Count()
 	calls := 0
-	err = c.Search(context.Background(), "Users", "", func(map[string]any) error { calls++; return ErrStopSearch })
-	if err != nil || calls != 1 || rec.count() != n+1 {
-		t.Errorf("stopped search: err %v, %d callbacks, %d requests", err, calls, rec.count()-n)
+	err = c.Search(context.Background(), "Users", "", func(map[string]any) error { calls++; return scimclient.ErrStopSearch })
+	if err != nil || calls != 1 || rec.Count() != n+1 {
+		t.Errorf("stopped search: err %v, %d callbacks, %d requests", err, calls, rec.Count()-n)
 	}
 }
 
 func TestSearchStopsOnEmptyPageAndReadsStringCounters(t *testing.T) {
-	s := newStub(t)
+	s := targettest.NewStub(t)
 	// A server that claims more results than it returns: the empty page
 	// ends the search.
-	s.answer(200, nil, `{"totalResults":"50","itemsPerPage":"0","startIndex":"1","Resources":[]}`)
-	c := s.client(t, nil)
+	s.Answer(200, nil, `{"totalResults":"50","itemsPerPage":"0","startIndex":"1","Resources":[]}`)
+	c := stubClient(t, s, nil)
 	calls := 0
 	if err := c.Search(context.Background(), "Users", `userName eq "x"`, func(map[string]any) error { calls++; return nil }); err != nil {
 		t.Fatal(err)
@@ -135,7 +102,7 @@ func TestSearchStopsOnEmptyPageAndReadsStringCounters(t *testing.T) {
 	if calls != 0 {
 		t.Errorf("%d callbacks", calls)
 	}
-	if q := s.last.URL.Query(); q.Get("filter") != `userName eq "x"` || q.Get("startIndex") != "1" || q.Get("count") != "100" {
+	if q := s.Last().URL.Query(); q.Get("filter") != `userName eq "x"` || q.Get("startIndex") != "1" || q.Get("count") != "100" {
 		t.Errorf("query = %v", q)
 	}
 }
@@ -165,15 +132,15 @@ func TestRemoteErrorBodies(t *testing.T) {
 		{"plain text", 500, "text/plain", "upstream exploded", "", "upstream exploded"},
 		{"long text is cut", 500, "text/plain", strings.Repeat("é", 400), "", strings.Repeat("é", 150) + "…"},
 	}
-	s := newStub(t)
-	c := s.client(t, nil)
+	s := targettest.NewStub(t)
+	c := stubClient(t, s, nil)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s.answer(tc.status, map[string]string{"Content-Type": tc.ctype}, tc.body)
+			s.Answer(tc.status, map[string]string{"Content-Type": tc.ctype}, tc.body)
 			_, err := c.Get(context.Background(), "Users", "u1")
-			var re *RemoteError
+			var re *scimclient.RemoteError
 			if !errors.As(err, &re) {
-				t.Fatalf("err = %v, want a *RemoteError", err)
+				t.Fatalf("err = %v, want a *scimclient.RemoteError", err)
 			}
 			if re.Status != tc.status || re.ScimType != tc.scimType || re.Detail != tc.detail || re.Op != "GET /Users/{id}" {
 				t.Errorf("got %+v", re)
@@ -198,13 +165,13 @@ func TestRetryAfter(t *testing.T) {
 		{"x-ratelimit-reset ignored on 503", 503, map[string]string{"X-RateLimit-Reset": now.Add(12 * time.Second).Format(time.RFC3339)}, 0},
 		{"retry-after wins", 429, map[string]string{"Retry-After": "5", "X-RateLimit-Reset": now.Add(12 * time.Second).Format(time.RFC3339)}, 5 * time.Second},
 	}
-	s := newStub(t)
-	c := s.client(t, func(o *ClientOptions) { o.Now = func() time.Time { return now } })
+	s := targettest.NewStub(t)
+	c := stubClient(t, s, func(o *scimclient.Options) { o.Now = func() time.Time { return now } })
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s.answer(tc.status, tc.header, "")
+			s.Answer(tc.status, tc.header, "")
 			err := c.Delete(context.Background(), "Users", "u1")
-			var re *RemoteError
+			var re *scimclient.RemoteError
 			if !errors.As(err, &re) || re.RetryAfter != tc.want {
 				t.Errorf("err = %v (%+v), want RetryAfter %v", err, re, tc.want)
 			}
@@ -223,7 +190,7 @@ func TestRequestsCarryTokenAndNoIdempotencyKey(t *testing.T) {
 	if _, err := c.Get(ctx, "Users", id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Patch(ctx, "Users", id, PatchOperation{Op: "replace", Path: "active", Value: false}); err != nil {
+	if _, err := c.Patch(ctx, "Users", id, scimclient.PatchOperation{Op: "replace", Path: "active", Value: false}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := sim.User(id); got.Active {
@@ -235,7 +202,7 @@ func TestRequestsCarryTokenAndNoIdempotencyKey(t *testing.T) {
 	if err := c.Delete(ctx, "Users", id); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range rec.all() {
+	for _, r := range rec.All() {
 		if r.Header.Get("Authorization") != "Bearer "+testToken {
 			t.Errorf("%s %s: Authorization %q", r.Method, r.Path, r.Header.Get("Authorization"))
 		}
@@ -249,17 +216,17 @@ func TestRequestsCarryTokenAndNoIdempotencyKey(t *testing.T) {
 }
 
 func TestTokenNeverInErrors(t *testing.T) {
-	s := newStub(t)
+	s := targettest.NewStub(t)
 	// A (hypothetical) server that echoes the credentials in its error.
-	s.answer(401, map[string]string{"Content-Type": "application/json"}, `{"detail":"bad token `+testToken+`"}`)
-	c := s.client(t, nil)
+	s.Answer(401, map[string]string{"Content-Type": "application/json"}, `{"detail":"bad token `+testToken+`"}`)
+	c := stubClient(t, s, nil)
 	_, err := c.Get(context.Background(), "Users", "x")
 	if err == nil || strings.Contains(err.Error(), testToken) || !strings.Contains(err.Error(), "<secret>") {
 		t.Errorf("err = %v", err)
 	}
 	// Token functions are asked on every call; their errors are wrapped.
 	calls := 0
-	c = s.client(t, func(o *ClientOptions) {
+	c = stubClient(t, s, func(o *scimclient.Options) {
 		o.Token = ""
 		o.TokenFunc = func(context.Context) (string, error) { calls++; return "", errors.New("vault sealed") }
 	})
@@ -269,7 +236,7 @@ func TestTokenNeverInErrors(t *testing.T) {
 }
 
 func TestPerCallTimeout(t *testing.T) {
-	c, sim, _ := newSimClient(t, atlassiantest.Options{}, func(o *ClientOptions) { o.Timeout = 20 * time.Millisecond })
+	c, sim, _ := newSimClient(t, atlassiantest.Options{}, func(o *scimclient.Options) { o.Timeout = 20 * time.Millisecond })
 	sim.Latency(5 * time.Second) // cut short by the timeout (and by Close)
 	start := time.Now()
 	_, err := c.Get(context.Background(), "Users", "x")
@@ -282,22 +249,22 @@ func TestPerCallTimeout(t *testing.T) {
 }
 
 func TestPatchNoContent(t *testing.T) {
-	s := newStub(t)
-	s.answer(204, nil, "")
-	c := s.client(t, nil)
-	res, err := c.Patch(context.Background(), "Users", "a b", PatchOperation{Op: "remove", Path: "title"})
+	s := targettest.NewStub(t)
+	s.Answer(204, nil, "")
+	c := stubClient(t, s, nil)
+	res, err := c.Patch(context.Background(), "Users", "a b", scimclient.PatchOperation{Op: "remove", Path: "title"})
 	if err != nil || res != nil {
 		t.Errorf("Patch = %v, %v; want nil, nil", res, err)
 	}
-	if s.last.URL.EscapedPath() != "/scim/v2/Users/a%20b" || s.last.Method != "PATCH" {
-		t.Errorf("request %s %s", s.last.Method, s.last.URL.EscapedPath())
+	if s.Last().URL.EscapedPath() != "/scim/v2/Users/a%20b" || s.Last().Method != "PATCH" {
+		t.Errorf("request %s %s", s.Last().Method, s.Last().URL.EscapedPath())
 	}
 }
 
 func TestWaitRunsBeforeEveryRequest(t *testing.T) {
-	s := newStub(t)
+	s := targettest.NewStub(t)
 	waits := 0
-	c := s.client(t, func(o *ClientOptions) {
+	c := stubClient(t, s, func(o *scimclient.Options) {
 		o.Wait = func(context.Context) error {
 			waits++
 			if waits == 2 {
@@ -318,7 +285,7 @@ func TestWaitRunsBeforeEveryRequest(t *testing.T) {
 }
 
 func TestNewClientChecksOptions(t *testing.T) {
-	for _, o := range []ClientOptions{
+	for _, o := range []scimclient.Options{
 		{Token: "t"},
 		{BaseURL: "ftp://x", Token: "t"},
 		{BaseURL: "https://user:pw@x", Token: "t"},
@@ -326,10 +293,12 @@ func TestNewClientChecksOptions(t *testing.T) {
 		{BaseURL: "https://x", Token: "t", PageSize: 101},
 		{BaseURL: "https://x", Token: "t", Timeout: -1},
 	} {
-		if _, err := NewClient(o); err == nil {
-			t.Errorf("NewClient(%+v) accepted", o)
+		if _, err := scimclient.New(o); err == nil {
+			t.Errorf("scimclient.New(%+v) accepted", o)
 		} else if strings.Contains(err.Error(), "pw") {
 			t.Errorf("error quotes credentials: %v", err)
 		}
 	}
 }
+
+const testToken = "tok-5f1e8a0b9c7d4e2f"

@@ -1,4 +1,9 @@
-package outbound
+// Package scimclient is a SCIM 2.0 client of one service provider: CRUD,
+// paged search, PATCH, and every error a provider or the proxy in front of
+// it answers turned into a *RemoteError that says whether and when to
+// retry. Targets (outbound's profiles) and the importer's listers speak
+// through it. Tokens never appear in its errors.
+package scimclient
 
 import (
 	"bytes"
@@ -13,6 +18,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/scimgate/scim-gateway/internal/canon"
 )
 
 // SCIM message schema URNs.
@@ -39,8 +46,8 @@ const (
 // error.
 var ErrStopSearch = errors.New("stop search")
 
-// ClientOptions configure a Client.
-type ClientOptions struct {
+// Options configure a Client.
+type Options struct {
 	// BaseURL is the SCIM root, e.g.
 	// https://api.atlassian.com/scim/directory/{directoryId}. Required.
 	BaseURL string
@@ -76,12 +83,12 @@ type ClientOptions struct {
 // concurrent use.
 type Client struct {
 	base string // BaseURL without a trailing slash
-	o    ClientOptions
+	o    Options
 	hc   *http.Client
 }
 
-// NewClient checks opts, applies defaults and returns a Client.
-func NewClient(opts ClientOptions) (*Client, error) {
+// New checks opts, applies defaults and returns a Client.
+func New(opts Options) (*Client, error) {
 	var errs []error
 	u, err := url.Parse(opts.BaseURL)
 	if opts.BaseURL == "" {
@@ -212,7 +219,7 @@ func (c *Client) Search(ctx context.Context, endpoint, filter string, fn func(ma
 			ItemsPerPage flexInt          `json:"itemsPerPage"`
 			Resources    []map[string]any `json:"Resources"`
 		}
-		if err := decodeJSON(data, &page); err != nil {
+		if err := canon.Decode(data, &page); err != nil {
 			return fmt.Errorf("scim GET /%s: list response: %w", endpoint, err)
 		}
 		for _, r := range page.Resources {
@@ -248,7 +255,7 @@ func (c *Client) resource(ctx context.Context, method, endpoint, id string, q ur
 		return nil, nil
 	}
 	var out map[string]any
-	if err := decodeJSON(data, &out); err != nil {
+	if err := canon.Decode(data, &out); err != nil {
 		return nil, fmt.Errorf("scim %s: response: %w", opName(method, endpoint, id), err)
 	}
 	return out, nil
@@ -346,19 +353,24 @@ func (c *Client) token(ctx context.Context) (string, error) {
 	return c.o.Token, nil
 }
 
-// statusNote, put in a context with withStatusNote, receives the status of
+// StatusNote, put in a context with WithStatusNote, receives the status of
 // every response to a call made with that context (the last one wins):
-// the reconciler reports it.
-type statusNote struct{ status atomic.Int64 }
+// the reconciler reports it. The zero value is ready to use.
+type StatusNote struct{ status atomic.Int64 }
+
+// Status is the status of the last response noted, 0 when none was.
+func (n *StatusNote) Status() int { return int(n.status.Load()) }
 
 type statusNoteKey struct{}
 
-func withStatusNote(ctx context.Context, n *statusNote) context.Context {
+// WithStatusNote returns a context whose calls note their response
+// status in n.
+func WithStatusNote(ctx context.Context, n *StatusNote) context.Context {
 	return context.WithValue(ctx, statusNoteKey{}, n)
 }
 
-func statusNoteFrom(ctx context.Context) *statusNote {
-	n, _ := ctx.Value(statusNoteKey{}).(*statusNote)
+func statusNoteFrom(ctx context.Context) *StatusNote {
+	n, _ := ctx.Value(statusNoteKey{}).(*StatusNote)
 	return n
 }
 
@@ -392,16 +404,16 @@ func parseRemoteError(op string, resp *http.Response, body []byte, now time.Time
 	e := &RemoteError{Op: op, Status: resp.StatusCode}
 	var obj map[string]any
 	if d := json.NewDecoder(bytes.NewReader(body)); d.Decode(&obj) == nil && obj != nil {
-		e.ScimType = stringField(obj, "scimType")
-		e.Detail = stringField(obj, "detail")
+		e.ScimType = StringField(obj, "scimType")
+		e.Detail = StringField(obj, "detail")
 		if e.Detail == "" {
 			for _, k := range []string{"error_description", "error", "message"} {
-				if s := stringField(obj, k); s != "" {
+				if s := StringField(obj, k); s != "" {
 					e.Detail = s
 					break
 				}
 			}
-			if t := stringField(obj, "traceId"); t != "" && e.Detail != "" {
+			if t := StringField(obj, "traceId"); t != "" && e.Detail != "" {
 				e.Detail += " (traceId " + t + ")"
 			}
 		}
@@ -416,7 +428,10 @@ func parseRemoteError(op string, resp *http.Response, body []byte, now time.Time
 	return e
 }
 
-func stringField(obj map[string]any, key string) string {
+// StringField returns obj's string attribute key (matched
+// case-insensitively, as SCIM attribute names are), trimmed; "" when
+// absent or not a string.
+func StringField(obj map[string]any, key string) string {
 	for k, v := range obj {
 		if strings.EqualFold(k, key) {
 			if s, ok := v.(string); ok {
@@ -481,17 +496,6 @@ func retryAfter(h http.Header, status int, now time.Time) time.Duration {
 	return 0
 }
 
-// decodeJSON decodes one JSON value, keeping numbers as json.Number so
-// that they survive a round trip unchanged.
-func decodeJSON(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	return nil
-}
-
 // flexInt decodes a JSON number or a numeric string (some service
 // providers send list counters as strings).
 type flexInt int
@@ -508,4 +512,10 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexInt(n)
 	return nil
+}
+
+// EqFilter is `attr eq "value"` with value as a JSON string, so quotes and
+// backslashes are escaped.
+func EqFilter(attr, value string) string {
+	return attr + " eq " + string(canon.JSON(value))
 }

@@ -1,23 +1,30 @@
-package outbound
+package atlassian_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/scimgate/scim-gateway/outbound/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/atlassian"
+	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
+	"github.com/scimgate/scim-gateway/outbound/targettest"
 )
 
-func newSimTarget(t *testing.T, typ string) (Target, *atlassiantest.Server, *recorder) {
+const testToken = "tok-5f1e8a0b9c7d4e2f"
+
+// newSimTarget is an Atlassian target of a fresh simulator, its calls
+// recorded.
+func newSimTarget(t *testing.T) (*atlassian.Target, *atlassiantest.Server, *targettest.Recorder) {
 	t.Helper()
 	sim := atlassiantest.NewServer(atlassiantest.Options{Token: testToken})
 	t.Cleanup(sim.Close)
-	rec := newRecorder()
-	tg, err := NewTarget(typ, ClientOptions{BaseURL: sim.URL(), Token: testToken, HTTPClient: &http.Client{Transport: rec}})
+	rec := targettest.NewRecorder()
+	tg, err := atlassian.New(scimclient.Options{BaseURL: sim.URL(), Token: testToken, HTTPClient: &http.Client{Transport: rec}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,8 +42,21 @@ func seedUser(t *testing.T, sim *atlassiantest.Server, userName, externalID stri
 	return u
 }
 
+// TestContract: the profile against the simulator passes the contract
+// every target profile passes.
+func TestContract(t *testing.T) {
+	targettest.Run(t, func(t *testing.T) targettest.Fixture {
+		tg, sim, rec := newSimTarget(t)
+		return targettest.Fixture{Target: tg, Recorder: rec, Seed: func(userName, externalID string) (string, error) {
+			u, err := sim.Seed(atlassiantest.User{UserName: userName, ExternalID: externalID, Active: true,
+				Emails: []atlassiantest.MultiValue{{Value: userName, Primary: true}}})
+			return u.ID, err
+		}}
+	})
+}
+
 func TestAtlassianFindUser(t *testing.T) {
-	tg, sim, rec := newSimTarget(t, "atlassian")
+	tg, sim, rec := newSimTarget(t)
 	unclaimed := seedUser(t, sim, "a@example.com", "")
 	renamed := seedUser(t, sim, "b@example.com", "h2")
 	seedUser(t, sim, "c@example.com", "someone-else")
@@ -60,7 +80,7 @@ func TestAtlassianFindUser(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			n := rec.count()
+			n := rec.Count()
 			u, err := tg.FindUser(ctx, tc.userName, tc.externalID)
 			if err != nil {
 				t.Fatal(err)
@@ -77,7 +97,7 @@ func TestAtlassianFindUser(t *testing.T) {
 			} else if got != tc.want {
 				t.Errorf("found %q, want %q", got, tc.want)
 			}
-			if calls := rec.count() - n; calls != tc.calls {
+			if calls := rec.Count() - n; calls != tc.calls {
 				t.Errorf("%d calls, want %d", calls, tc.calls)
 			}
 		})
@@ -85,26 +105,24 @@ func TestAtlassianFindUser(t *testing.T) {
 }
 
 func TestAtlassianLifecycle(t *testing.T) {
-	tg, sim, rec := newSimTarget(t, "atlassian")
+	tg, sim, rec := newSimTarget(t)
 	ctx := context.Background()
-	attrs := person("h1", alice, "Alice Smith").Attributes
+	attrs := targettest.User("alice@example.com", "h1", "Alice Smith")
 	u, err := tg.CreateUser(ctx, attrs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID == "" || u.UserName != alice || u.ExternalID != "h1" || u.Active == nil || !*u.Active || u.Attributes["meta"] == nil {
+	if u.ID == "" || u.UserName != "alice@example.com" || u.ExternalID != "h1" || u.Active == nil || !*u.Active || u.Attributes["meta"] == nil {
 		t.Errorf("created = %+v", u)
 	}
 
 	// Unchanged: no call.
-	n := rec.count()
-	if got, err := tg.UpdateUser(ctx, u.ID, attrs, cloneAttrs(attrs)); err != nil || got != nil || rec.count() != n {
-		t.Errorf("UpdateUser without changes: %v, %v, %d calls", got, err, rec.count()-n)
+	n := rec.Count()
+	if got, err := tg.UpdateUser(ctx, u.ID, attrs, clone(attrs)); err != nil || got != nil || rec.Count() != n {
+		t.Errorf("UpdateUser without changes: %v, %v, %d calls", got, err, rec.Count()-n)
 	}
 
-	next := cloneAttrs(attrs)
-	next["displayName"] = "Alice Jones"
-	next["name"] = map[string]any{"givenName": "Alice", "familyName": "Jones"}
+	next := targettest.User("alice@example.com", "h1", "Alice Jones")
 	delete(next, "title")
 	got, err := tg.UpdateUser(ctx, u.ID, attrs, next)
 	if err != nil {
@@ -113,12 +131,12 @@ func TestAtlassianLifecycle(t *testing.T) {
 	if got.Attributes["displayName"] != "Alice Jones" {
 		t.Errorf("updated = %+v", got)
 	}
-	r := rec.all()[rec.count()-1]
+	r := rec.All()[rec.Count()-1]
 	if r.Method != "PATCH" || r.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("request %s with Content-Type %q", r.Method, r.Header.Get("Content-Type"))
 	}
 	var paths []string
-	for _, op := range patchOpsOf(t, r) {
+	for _, op := range patchOps(t, r) {
 		paths = append(paths, fmt.Sprint(op["op"], " ", op["path"]))
 	}
 	if want := []string{"replace displayName", "replace name", "remove title"}; !slices.Equal(paths, want) {
@@ -143,69 +161,31 @@ func TestAtlassianLifecycle(t *testing.T) {
 	if _, ok := sim.User(u.ID); ok {
 		t.Error("record survives DELETE")
 	}
-	var re *RemoteError
+	var re *scimclient.RemoteError
 	if err := tg.DeleteUser(ctx, u.ID); !errors.As(err, &re) || re.Status != 404 {
 		t.Errorf("second DELETE: %v", err)
 	}
 }
 
-func TestSCIMProfile(t *testing.T) {
-	s := newStub(t)
-	s.answer(200, map[string]string{"Content-Type": "application/scim+json"}, `{
-		"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":2,"itemsPerPage":2,"startIndex":1,
-		"Resources":[
-			{"id":"r1","userName":"a@example.com","externalId":"someone-else","active":"False"},
-			{"id":"r2","userName":"a-old@example.com","externalId":"h1","active":true}]}`)
-	tg, err := NewTarget("scim", ClientOptions{BaseURL: s.srv.URL + "/scim/v2", Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := tg.FindUser(context.Background(), "a@example.com", "h1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u == nil || u.ID != "r2" {
-		t.Errorf("found %+v, want r2 (ours by externalId)", u)
-	}
-	if f := s.last.URL.Query().Get("filter"); f != `userName eq "a@example.com" or externalId eq "h1"` {
-		t.Errorf("filter = %q, want one query with or", f)
-	}
-
-	// The service provider answers PATCH with 204.
-	s.answer(204, nil, "")
-	got, err := tg.UpdateUser(context.Background(), "r2", map[string]any{"title": "a"}, map[string]any{"title": "b"})
-	if err != nil || got != nil {
-		t.Errorf("UpdateUser = %+v, %v", got, err)
-	}
-	if ct := s.last.Header.Get("Content-Type"); ct != "application/scim+json" {
-		t.Errorf("Content-Type %q", ct)
-	}
+func clone(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
 }
 
-func TestRemoteUserReadsActive(t *testing.T) {
-	for _, tc := range []struct {
-		v    any
-		want string
-	}{{true, "true"}, {false, "false"}, {"False", "false"}, {"TRUE", "true"}, {"maybe", "unknown"}, {nil, "unknown"}} {
-		res := map[string]any{"id": "x"}
-		if tc.v != nil {
-			res["Active"] = tc.v
-		}
-		got := "unknown"
-		if a := remoteUser(res).Active; a != nil {
-			got = fmt.Sprint(*a)
-		}
-		if got != tc.want {
-			t.Errorf("active %v read as %s, want %s", tc.v, got, tc.want)
-		}
+// patchOps decodes the operations of a recorded PATCH.
+func patchOps(t *testing.T, r targettest.Request) []map[string]any {
+	t.Helper()
+	var body struct {
+		Schemas    []string         `json:"schemas"`
+		Operations []map[string]any `json:"Operations"`
 	}
-}
-
-func TestNewTargetUnknownType(t *testing.T) {
-	if _, err := NewTarget("okta", ClientOptions{BaseURL: "https://x", Token: "t"}); err == nil || !strings.Contains(err.Error(), "atlassian, scim") {
-		t.Errorf("err = %v", err)
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatalf("PATCH body %s: %v", r.Body, err)
 	}
-	if got := Profiles(); !slices.Equal(got, []string{"atlassian", "scim"}) {
-		t.Errorf("Profiles() = %v", got)
+	if !slices.Equal(body.Schemas, []string{scimclient.PatchOpSchema}) {
+		t.Errorf("PATCH schemas = %v", body.Schemas)
 	}
+	return body.Operations
 }
