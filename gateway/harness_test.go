@@ -7,49 +7,24 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/internal/store/bolt"
-	"github.com/scimgate/scim-gateway/internal/store/redis"
-	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/internal/store/backendtest"
 	"github.com/scimgate/scim-gateway/outbound"
 )
 
 const testToken = "test-token-0123456789abcdef"
 
-// backends opens a fresh store per test for each backend.
-var backends = map[string]func(tb testing.TB) store.Store{
-	"bolt": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := bolt.Open(filepath.Join(tb.TempDir(), "gw.db"), bolt.Options{NoSync: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	},
-	"redis": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	},
-}
-
-// eachBackend runs f once per store backend.
-func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) store.Store)) {
-	for _, name := range []string{"bolt", "redis"} {
-		t.Run(name, func(t *testing.T) { f(t, backends[name]) })
-	}
-}
+// backends opens a fresh store per test for each backend; eachBackend
+// runs a test once per backend.
+var (
+	backends    = backendtest.Open
+	eachBackend = backendtest.Each
+)
 
 // countingStore counts the store calls that tests assert a request does
 // not make (a full List scan, a member-set read).

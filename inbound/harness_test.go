@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,9 +13,7 @@ import (
 	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/internal/store/bolt"
-	"github.com/scimgate/scim-gateway/internal/store/redis"
-	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/internal/store/backendtest"
 	"github.com/scimgate/scim-gateway/mapping"
 	"github.com/scimgate/scim-gateway/outbound"
 	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
@@ -32,31 +29,12 @@ const (
 
 // ---- stores ----
 
-func openBolt(tb testing.TB) store.Store {
-	tb.Helper()
-	st, err := bolt.Open(filepath.Join(tb.TempDir(), "store.db"), bolt.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
-func openRedis(tb testing.TB) store.Store {
-	tb.Helper()
-	st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = st.Close() })
-	return st
-}
-
-// eachBackend runs f on bolt and on Redis.
-func eachBackend(t *testing.T, f func(t *testing.T, open func(testing.TB) store.Store)) {
-	t.Run("bolt", func(t *testing.T) { f(t, openBolt) })
-	t.Run("redis", func(t *testing.T) { f(t, openRedis) })
-}
+// openBolt opens a fresh bolt store; eachBackend runs f on bolt and on
+// Redis.
+var (
+	openBolt    = backendtest.Bolt
+	eachBackend = backendtest.Each
+)
 
 // ---- clock ----
 

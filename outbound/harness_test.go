@@ -3,12 +3,10 @@ package outbound
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,9 +18,7 @@ import (
 
 	"github.com/scimgate/scim-gateway/internal/fakeclock"
 	"github.com/scimgate/scim-gateway/internal/store"
-	"github.com/scimgate/scim-gateway/internal/store/bolt"
-	"github.com/scimgate/scim-gateway/internal/store/redis"
-	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/internal/store/backendtest"
 	"github.com/scimgate/scim-gateway/outbound/atlassian/atlassiantest"
 	"github.com/scimgate/scim-gateway/outbound/scimclient"
 	"github.com/scimgate/scim-gateway/outbound/targettest"
@@ -38,33 +34,12 @@ const (
 
 // ---- stores ----
 
-var backends = map[string]func(tb testing.TB) store.Store{
-	"bolt": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := bolt.Open(filepath.Join(tb.TempDir(), "store.db"), bolt.Options{NoSync: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = st.Close() })
-		return st
-	},
-	"redis": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := redis.Open(context.Background(), redistest.URL(tb), redis.Options{Prefix: redistest.Prefix(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { _ = st.Close() })
-		return st
-	},
-}
-
-// eachBackend runs f once per store backend.
-func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) store.Store)) {
-	for _, name := range []string{"bolt", "redis"} {
-		t.Run(name, func(t *testing.T) { f(t, backends[name]) })
-	}
-}
+// backends opens a fresh store per test for each backend; eachBackend
+// runs a test once per backend.
+var (
+	backends    = backendtest.Open
+	eachBackend = backendtest.Each
+)
 
 // ---- clock ----
 
@@ -401,20 +376,7 @@ func (h *harness) simUser(userName string) atlassiantest.User {
 }
 
 // patchOps decodes the operations of a recorded PATCH.
-func patchOpsOf(t *testing.T, r recorded) []map[string]any {
-	t.Helper()
-	var body struct {
-		Schemas    []string         `json:"schemas"`
-		Operations []map[string]any `json:"Operations"`
-	}
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		t.Fatalf("PATCH body %s: %v", r.Body, err)
-	}
-	if !slices.Equal(body.Schemas, []string{scimclient.PatchOpSchema}) {
-		t.Errorf("PATCH schemas = %v", body.Schemas)
-	}
-	return body.Operations
-}
+func patchOpsOf(t *testing.T, r recorded) []map[string]any { return targettest.PatchOps(t, r) }
 
 // eventually polls cond until it holds or 10 s pass: for workers that
 // run on their own goroutines.

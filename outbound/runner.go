@@ -78,7 +78,7 @@ const (
 type AppConfig struct {
 	// Name identifies the app: its queue, links, bucket, reports.
 	Name string
-	// Type is the target profile: "atlassian" or "scim" (see Profiles).
+	// Type is the target profile: a type registered with outbound/target.
 	Type string
 	// Client configures the SCIM client (base URL, token, timeout). Its
 	// Wait is chained after the app's rate limiter; Now defaults to the

@@ -3,46 +3,17 @@ package report
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
-	boltstore "github.com/scimgate/scim-gateway/internal/store/bolt"
-	redisstore "github.com/scimgate/scim-gateway/internal/store/redis"
-	"github.com/scimgate/scim-gateway/internal/store/redistest"
+	"github.com/scimgate/scim-gateway/internal/store/backendtest"
 )
 
-// backends opens a fresh store per test for each backend.
-var backends = map[string]func(tb testing.TB) store.Store{
-	"bolt": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := boltstore.Open(filepath.Join(tb.TempDir(), "gw.db"), boltstore.Options{NoSync: true})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	},
-	"redis": func(tb testing.TB) store.Store {
-		tb.Helper()
-		st, err := redisstore.Open(context.Background(), redistest.URL(tb), redisstore.Options{Prefix: redistest.Prefix(tb)})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		return st
-	},
-}
-
-// eachBackend runs f once per store backend.
-func eachBackend(t *testing.T, f func(t *testing.T, open func(tb testing.TB) store.Store)) {
-	for _, name := range []string{"bolt", "redis"} {
-		t.Run(name, func(t *testing.T) { f(t, backends[name]) })
-	}
-}
+// eachBackend runs a test once per backend.
+var eachBackend = backendtest.Each
 
 type seed struct {
 	ago                 time.Duration

@@ -136,7 +136,7 @@ func TestAtlassianLifecycle(t *testing.T) {
 		t.Errorf("request %s with Content-Type %q", r.Method, r.Header.Get("Content-Type"))
 	}
 	var paths []string
-	for _, op := range patchOps(t, r) {
+	for _, op := range targettest.PatchOps(t, r) {
 		paths = append(paths, fmt.Sprint(op["op"], " ", op["path"]))
 	}
 	if want := []string{"replace displayName", "replace name", "remove title"}; !slices.Equal(paths, want) {
@@ -172,20 +172,4 @@ func clone(m map[string]any) map[string]any {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	return out
-}
-
-// patchOps decodes the operations of a recorded PATCH.
-func patchOps(t *testing.T, r targettest.Request) []map[string]any {
-	t.Helper()
-	var body struct {
-		Schemas    []string         `json:"schemas"`
-		Operations []map[string]any `json:"Operations"`
-	}
-	if err := json.Unmarshal(r.Body, &body); err != nil {
-		t.Fatalf("PATCH body %s: %v", r.Body, err)
-	}
-	if !slices.Equal(body.Schemas, []string{scimclient.PatchOpSchema}) {
-		t.Errorf("PATCH schemas = %v", body.Schemas)
-	}
-	return body.Operations
 }

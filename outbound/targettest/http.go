@@ -3,12 +3,15 @@ package targettest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/scimgate/scim-gateway/outbound/scimclient"
 )
 
 // Request is one request a Recorder saw.
@@ -141,4 +144,21 @@ func (s *Stub) Last() *http.Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.last
+}
+
+// PatchOps decodes the operations of a recorded PATCH request, failing tb
+// when its body is not a PatchOp message.
+func PatchOps(tb testing.TB, r Request) []map[string]any {
+	tb.Helper()
+	var body struct {
+		Schemas    []string         `json:"schemas"`
+		Operations []map[string]any `json:"Operations"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		tb.Fatalf("PATCH body %s: %v", r.Body, err)
+	}
+	if !slices.Equal(body.Schemas, []string{scimclient.PatchOpSchema}) {
+		tb.Errorf("PATCH schemas = %v", body.Schemas)
+	}
+	return body.Operations
 }
