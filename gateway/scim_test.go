@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,12 +105,17 @@ func TestUniquenessConflict(t *testing.T) {
 		if !strings.Contains(str(dup.Body["detail"]), "userName") {
 			t.Errorf("detail does not name the attribute: %s", dup.Raw)
 		}
-		// An update that takes another user's externalId fails and changes nothing.
-		body := oktaUser("a@example.com")
+		// An update that takes another user's userName fails, names it and
+		// changes nothing.
+		body := oktaUser("B@example.com")
 		body["externalId"] = "ext-b@example.com"
 		body["emails"] = []any{map[string]any{"value": "new@example.com", "primary": true}}
 		body["displayName"] = "Changed"
-		ts.do("PUT", "/Users/"+str(a.Body["id"]), body).scimError(t, 409, "uniqueness")
+		put := ts.do("PUT", "/Users/"+str(a.Body["id"]), body)
+		put.scimError(t, 409, "uniqueness")
+		if d := str(put.Body["detail"]); !strings.Contains(d, "userName") || strings.Contains(d, "externalId") {
+			t.Errorf("detail must name userName, and never externalId, which is not unique: %s", put.Raw)
+		}
 		after := ts.do("GET", "/Users/"+str(a.Body["id"]), nil).must(t, 200)
 		if after.Body["displayName"] != "Test User" || after.Header.Get("ETag") != `W/"1"` {
 			t.Errorf("failed update changed the user: %s", after.Raw)
@@ -128,6 +134,49 @@ func TestUniquenessConflict(t *testing.T) {
 		all := ts.do("GET", "/Users"+filterQ(`emails.value eq "a@example.com"`), nil).must(t, 200)
 		if fmt.Sprint(all.Body["totalResults"]) != "2" || ts.store.lists.Load() != before {
 			t.Errorf("shared email lookup: %s (scans %d)", all.Raw, ts.store.lists.Load()-before)
+		}
+	})
+}
+
+// TestSharedExternalID: externalId is not unique (RFC 7643; Entra maps
+// the non-unique mailNickname to it, and Microsoft's Postman collection
+// reuses one): users and groups sharing one are created, and an
+// externalId filter finds them all from the index, without a scan.
+func TestSharedExternalID(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ts := startServer(t, open(t))
+		var ids []string
+		for _, name := range []string{"x1@example.com", "x2@example.com"} {
+			u := oktaUser(name)
+			u["externalId"] = "jsmith"
+			ids = append(ids, str(ts.do("POST", "/Users", u).must(t, 201).Body["id"]))
+		}
+		slices.Sort(ids)
+		before := ts.store.lists.Load()
+		list := ts.do("GET", "/Users"+filterQ(`externalId eq "jsmith"`), nil).must(t, 200)
+		var got []string
+		for _, r := range list.Body["Resources"].([]any) {
+			got = append(got, str(r.(map[string]any)["id"]))
+		}
+		if fmt.Sprint(list.Body["totalResults"]) != "2" || !slices.Equal(got, ids) || ts.store.lists.Load() != before {
+			t.Errorf("externalId eq: %s (want %v in id order, scans %d)", list.Raw, ids, ts.store.lists.Load()-before)
+		}
+		// An update to a shared value is no conflict either.
+		third := ts.do("POST", "/Users", oktaUser("x3@example.com")).must(t, 201)
+		p := ts.do("PATCH", "/Users/"+str(third.Body["id"]), map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "replace", "path": "externalId", "value": "jsmith"}},
+		}).must(t, 200)
+		if p.Body["externalId"] != "jsmith" {
+			t.Errorf("PATCH externalId: %s", p.Raw)
+		}
+		for _, name := range []string{"G1", "G2"} {
+			ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+				"displayName": name, "externalId": "grp-ext"}).must(t, 201)
+		}
+		groups := ts.do("GET", "/Groups"+filterQ(`externalId eq "grp-ext"`), nil).must(t, 200)
+		if fmt.Sprint(groups.Body["totalResults"]) != "2" {
+			t.Errorf("groups by a shared externalId: %s", groups.Raw)
 		}
 	})
 }

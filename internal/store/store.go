@@ -68,22 +68,24 @@ const (
 // Index names. Values are compared case-insensitively: callers pass them
 // as they are and the store folds them (strings.ToLower) itself.
 //
-// Uniqueness is a property of the index name (see Unique): userName,
-// externalId and displayName are unique within a kind; emails.value is
-// not, because Okta and Entra let two users share an email (only the
-// login is unique), and the hub must accept what they push.
+// Uniqueness is a property of the index name (see Unique): userName and
+// displayName are unique within a kind; emails.value and externalId are
+// not. Okta and Entra let two users share an email (only the login is
+// unique), and RFC 7643 gives externalId no uniqueness: Entra maps
+// mailNickname, which is not unique, to it by default. The hub must accept
+// what they push, and answers both from the index.
 const (
 	IndexUserName    = "userName"     // Users; unique
-	IndexExternalID  = "externalId"   // Users and Groups; unique
+	IndexExternalID  = "externalId"   // Users and Groups; not unique
 	IndexEmail       = "emails.value" // Users; one entry per distinct email; not unique
 	IndexDisplayName = "displayName"  // Groups; unique
 )
 
 // Unique reports whether an index is unique: whether one (kind, folded
-// value) of it may be held by one resource only. IndexEmail is the one
-// index that is not; every other name, including names this package does
-// not define, is unique.
-func Unique(index string) bool { return index != IndexEmail }
+// value) of it may be held by one resource only. IndexEmail and
+// IndexExternalID are not; every other name, including names this package
+// does not define, is unique.
+func Unique(index string) bool { return index != IndexEmail && index != IndexExternalID }
 
 // IndexKey is one index entry of a resource. Within one Kind, a key of a
 // unique index (one (Name, folded Value) pair) belongs to at most one

@@ -5,7 +5,7 @@ import "testing"
 func TestUnique(t *testing.T) {
 	for index, want := range map[string]bool{
 		IndexUserName:    true,
-		IndexExternalID:  true,
+		IndexExternalID:  false,
 		IndexDisplayName: true,
 		IndexEmail:       false,
 		"title":          true, // a name the contract does not define is unique, as every index was

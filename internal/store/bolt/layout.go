@@ -92,12 +92,14 @@ var (
 // misreading it.
 //
 //	1  every index maps a folded value to its one holder
-//	2  non-unique indexes (store.Unique) hold value keys instead
-const schemaVersion = 2
+//	2  the emails.value index holds value keys instead
+//	3  so does the externalId index, no longer unique
+const schemaVersion = 3
 
 // migrations[v] upgrades a file of schema v to schema v+1.
 var migrations = map[uint64]func(tx *bbolt.Tx) error{
-	1: migrateValueKeys,
+	1: toValueKeys(store.IndexEmail),
+	2: toValueKeys(store.IndexExternalID),
 }
 
 // initLayout creates the top-level buckets and checks the schema version,
@@ -133,10 +135,14 @@ func initLayout(tx *bbolt.Tx) error {
 	return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion))
 }
 
-// migrateValueKeys upgrades schema 1 to 2: the buckets of non-unique
-// indexes, which mapped a folded value to its one holder, hold a value key
-// per holder instead.
-func migrateValueKeys(tx *bbolt.Tx) error {
+// toValueKeys returns the upgrade that turns the buckets of index name,
+// which mapped a folded value to its one holder, into a value key per
+// holder, in every kind: what an index that stopped being unique holds.
+func toValueKeys(index string) func(tx *bbolt.Tx) error {
+	return func(tx *bbolt.Tx) error { return migrateValueKeys(tx, index) }
+}
+
+func migrateValueKeys(tx *bbolt.Tx, index string) error {
 	idx := tx.Bucket(bucketIdx)
 	var kinds [][]byte
 	if err := idx.ForEachBucket(func(k []byte) error { kinds = append(kinds, bytes.Clone(k)); return nil }); err != nil {
@@ -146,7 +152,7 @@ func migrateValueKeys(tx *bbolt.Tx) error {
 		kb := idx.Bucket(kind)
 		var names [][]byte
 		err := kb.ForEachBucket(func(k []byte) error {
-			if !store.Unique(string(k)) {
+			if string(k) == index {
 				names = append(names, bytes.Clone(k))
 			}
 			return nil

@@ -367,3 +367,60 @@ func TestOpenUpgradesSchema1(t *testing.T) {
 		t.Errorf("email index holds %d keys after the updates, want 2 (alice@x.org of u1, bob@x.org of u3)", got)
 	}
 }
+
+// TestOpenUpgradesSchema2: a file of schema 2, whose externalId index was
+// unique (a folded value mapped to its one holder), is upgraded on Open:
+// the entries become value keys, so users created before the upgrade are
+// still found by externalId, and a second user may then share one.
+func TestOpenUpgradesSchema2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	must(t, err)
+	ctx := context.Background()
+	for _, u := range []struct{ id, name, ext string }{{"u1", "alice", "Ext-A"}, {"u2", "bob", "ext-b"}} {
+		_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: u.id, Indexes: []store.IndexKey{
+			{Name: store.IndexUserName, Value: u.name}, {Name: store.IndexExternalID, Value: u.ext},
+		}}})
+		must(t, err)
+	}
+	// Rewrite the externalId index and the schema as schema 2 had them.
+	must(t, s.db.Update(func(tx *bbolt.Tx) error {
+		kb := nested(tx, bucketIdx, []byte(store.KindUser))
+		if err := kb.DeleteBucket([]byte(store.IndexExternalID)); err != nil {
+			return err
+		}
+		b, err := kb.CreateBucket([]byte(store.IndexExternalID))
+		if err != nil {
+			return err
+		}
+		for ext, id := range map[string]string{"ext-a": "u1", "ext-b": "u2"} {
+			if err := b.Put([]byte(ext), []byte(id)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 2))
+	}))
+	must(t, s.Close())
+
+	s, err = Open(path, Options{NoSync: true})
+	must(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	for ext, want := range map[string]string{"EXT-A": "u1", "ext-b": "u2"} {
+		rs, err := s.LookupAll(ctx, store.KindUser, store.IndexExternalID, ext, 0)
+		must(t, err)
+		if got := ids(rs); len(got) != 1 || got[0] != want {
+			t.Errorf("lookup all %s after the upgrade = %q, want [%s]", ext, got, want)
+		}
+	}
+	_, err = s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: "u3", Indexes: []store.IndexKey{
+		{Name: store.IndexUserName, Value: "carol"}, {Name: store.IndexExternalID, Value: "ext-a"},
+	}}})
+	must(t, err)
+	_, err = s.Apply(ctx, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u1"}})
+	must(t, err)
+	rs, err := s.LookupAll(ctx, store.KindUser, store.IndexExternalID, "ext-a", 0)
+	must(t, err)
+	if got := ids(rs); len(got) != 1 || got[0] != "u3" {
+		t.Errorf("lookup all ext-a = %q, want [u3]: the upgraded entry of a deleted user must go", got)
+	}
+}

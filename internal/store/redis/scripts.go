@@ -412,6 +412,38 @@ end
 return out
 `)
 
+// upgradeIndexScript moves entries of a formerly unique index from its
+// hash into the value sets of a non-unique one (see Store.Upgrade).
+//
+// KEYS[1] the index hash (folded value -> id)
+// ARGV[1] resource key prefix of the kind, ARGV[2] value set prefix of the
+// kind, ARGV[3] index name, ARGV[4] value set suffix of the index without
+// the value, then pairs of (folded value, id) as HSCAN read them
+// Returns how many entries moved: an entry whose hash field no longer maps
+// to its id (moved meanwhile by another replica, or rewritten) is left.
+var upgradeIndexScript = newScript(`
+local moved = 0
+for i = 5, #ARGV, 2 do
+  local folded, id = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', KEYS[1], folded) == id then
+    local suffix = ARGV[4] .. folded
+    redis.call('ZADD', ARGV[2] .. suffix, 0, id)
+    redis.call('HDEL', KEYS[1], folded)
+    local rk = ARGV[1] .. id
+    local ix = redis.call('HGET', rk, 'ix')
+    if ix then
+      local entries = cjson.decode(ix)
+      for _, e in ipairs(entries) do
+        if e[1] == ARGV[3] and e[2] == folded and e[3] == nil then e[3] = suffix end
+      end
+      redis.call('HSET', rk, 'ix', cjson.encode(entries))
+    end
+    moved = moved + 1
+  end
+end
+return moved
+`)
+
 // listScript reads one page of a kind in id order.
 //
 // KEYS[1] id zset of the kind

@@ -40,7 +40,8 @@ var _ store.Store = (*Store)(nil)
 
 // New returns a store on client, which may be a standalone, Sentinel
 // (failover) or Cluster client. The caller keeps ownership of client:
-// Close does not close it. New does not contact the server.
+// Close does not close it. New does not contact the server: call Upgrade
+// once before serving from a Redis an older build wrote (Open does).
 func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("redis store: nil client")
@@ -72,6 +73,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s.owned = true
 	if err := s.Ping(ctx); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	if err := s.Upgrade(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
 	}

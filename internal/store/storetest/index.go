@@ -26,6 +26,7 @@ func indexTests() []test {
 		{"SharedEmailIDOrderAndLimit", testSharedEmailOrder},
 		{"SharedEmailMoves", testSharedEmailMoves},
 		{"LookupAllUnique", testLookupAllUnique},
+		{"SharedExternalID", testSharedExternalID},
 	}
 }
 
@@ -83,7 +84,7 @@ func testCaseFolding(t *testing.T, s store.Store) {
 // holder.
 func testUniquePerIndex(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustCreate(t, s, withExternalID(newUser("u1", "alice", "alice@example.com"), "ext-u1"))
+	mustCreate(t, s, withIndex(withExternalID(newUser("u1", "alice", "alice@example.com"), "ext-u1"), badgeIndex, "b-1"))
 	mustCreate(t, s, withExternalID(newGroup("g1", "Engineering"), "ext-g1"))
 
 	cases := []struct {
@@ -91,9 +92,8 @@ func testUniquePerIndex(t *testing.T, s store.Store) {
 		r    *store.Resource
 	}{
 		{"userName", newUser("u2", "ALICE", "bob@example.com")},
-		{"externalId of a user", withExternalID(newUser("u2", "bob", "bob@example.com"), "EXT-U1")},
 		{"displayName", newGroup("g2", "engineering")},
-		{"externalId of a group", withExternalID(newGroup("g2", "Ops"), "Ext-G1")},
+		{"an index the contract does not name", withIndex(newUser("u2", "bob", "bob@example.com"), badgeIndex, "B-1")},
 	}
 	for _, c := range cases {
 		_, err := s.Apply(ctx, store.Write{Put: c.r})
@@ -120,34 +120,62 @@ func testUniquePerIndex(t *testing.T, s store.Store) {
 // and a refused replace leaves the resource its own keys.
 func testConflictFreesEveryKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	mustCreate(t, s, withExternalID(newUser("ua", "a"), "held-a"))
-	mustCreate(t, s, withExternalID(newUser("uc", "c"), "held-c"))
+	mustCreate(t, s, withIndex(newUser("ua", "a"), badgeIndex, "held-a"))
+	mustCreate(t, s, withIndex(newUser("uc", "c"), badgeIndex, "held-c"))
 	userName := store.IndexKey{Name: store.IndexUserName, Value: "b"}
-	held := store.IndexKey{Name: store.IndexExternalID, Value: "held-a"}
+	held := store.IndexKey{Name: badgeIndex, Value: "held-a"}
 	email := store.IndexKey{Name: store.IndexEmail, Value: "b@example.com"}
-	for _, keys := range [][]store.IndexKey{{userName, email, held}, {held, email, userName}} {
+	ext := store.IndexKey{Name: store.IndexExternalID, Value: "ext-b"}
+	for _, keys := range [][]store.IndexKey{{userName, email, ext, held}, {held, ext, email, userName}} {
 		b := newUser("ub", "b")
 		b.Indexes = keys
 		_, err := s.Apply(ctx, store.Write{Put: b})
-		wantErr(t, err, store.ErrConflict, "create naming a held externalId")
+		wantErr(t, err, store.ErrConflict, "create naming a held badge")
 		wantNoLookup(t, s, store.KindUser, store.IndexUserName, "b")
 		wantNoLookup(t, s, store.KindUser, store.IndexEmail, "b@example.com")
-		wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-a", "ua")
+		wantNoLookup(t, s, store.KindUser, store.IndexExternalID, "ext-b")
+		wantLookup(t, s, store.KindUser, badgeIndex, "held-a", "ua")
 	}
 
-	// ua renamed, taking uc's externalId: the new userName is not kept.
-	renamed := withExternalID(newUser("ua", "a2"), "held-c")
+	// ua renamed, taking uc's badge: the new userName is not kept.
+	renamed := withIndex(newUser("ua", "a2"), badgeIndex, "held-c")
 	_, err := s.Apply(ctx, store.Write{Put: renamed, ExpectVersion: 1})
-	wantErr(t, err, store.ErrConflict, "replace naming a held externalId")
+	wantErr(t, err, store.ErrConflict, "replace naming a held badge")
 	wantNoLookup(t, s, store.KindUser, store.IndexUserName, "a2")
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "a", "ua")
-	wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-a", "ua")
-	wantLookup(t, s, store.KindUser, store.IndexExternalID, "held-c", "uc")
+	wantLookup(t, s, store.KindUser, badgeIndex, "held-a", "ua")
+	wantLookup(t, s, store.KindUser, badgeIndex, "held-c", "uc")
 
 	// The keys the refused writes named are anyone's.
 	mustCreate(t, s, newUser("ud", "b", "b@example.com"))
 	wantLookup(t, s, store.KindUser, store.IndexUserName, "b", "ud")
 	mustCreate(t, s, newUser("ue", "a2"))
+}
+
+// testSharedExternalID: externalId is not unique (RFC 7643 gives it no
+// uniqueness; Entra maps the non-unique mailNickname to it): users and
+// groups sharing one are all created, found by LookupAll in id order and
+// by Lookup as the smallest id, and an update or delete drops only its own
+// entry.
+func testSharedExternalID(t *testing.T, s store.Store) {
+	if store.Unique(store.IndexExternalID) {
+		t.Fatal("store.Unique(IndexExternalID) = true; the suite expects externalId to be non-unique")
+	}
+	mustCreate(t, s, withExternalID(newUser("u2", "bob"), "Shared-Ext"))
+	mustCreate(t, s, withExternalID(newUser("u1", "alice"), "shared-ext"))
+	mustCreate(t, s, withExternalID(newUser("u3", "carol"), "SHARED-EXT"))
+	mustCreate(t, s, withExternalID(newGroup("g2", "Ops"), "shared-ext"))
+	mustCreate(t, s, withExternalID(newGroup("g1", "Eng"), "shared-ext"))
+	wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "shared-ext", 0, "u1", "u2", "u3")
+	wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "shared-ext", 2, "u1", "u2")
+	wantLookup(t, s, store.KindUser, store.IndexExternalID, "Shared-Ext", "u1")
+	wantLookupAll(t, s, store.KindGroup, store.IndexExternalID, "shared-ext", 0, "g1", "g2")
+
+	mustApply(t, s, store.Write{Put: withExternalID(newUser("u1", "alice"), "own-ext"), ExpectVersion: 1})
+	mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}})
+	wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "shared-ext", 0, "u2")
+	wantLookupAll(t, s, store.KindUser, store.IndexExternalID, "own-ext", 0, "u1")
+	wantLookupAll(t, s, store.KindGroup, store.IndexExternalID, "shared-ext", 0, "g1", "g2")
 }
 
 func testConflictChangesNothing(t *testing.T, s store.Store) {
@@ -475,7 +503,8 @@ func testSharedEmailMoves(t *testing.T, s store.Store) {
 }
 
 // testLookupAllUnique: on a unique index LookupAll returns the one holder,
-// or nothing, within the kind; max does not change that.
+// or nothing, within the kind; max does not change that. (externalId, not
+// unique, is read the same way when one resource holds a value.)
 func testLookupAllUnique(t *testing.T, s store.Store) {
 	u1 := mustCreate(t, s, withExternalID(newUser("u1", "Alice", "alice@example.com"), "ext-1"))
 	mustCreate(t, s, withExternalID(newUser("u2", "bob"), "ext-2"))

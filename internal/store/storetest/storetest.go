@@ -212,6 +212,16 @@ func newGroup(id, displayName string) *store.Resource {
 }
 
 // withExternalID adds an externalId index key to r and returns r.
+// badgeIndex is an index name the contract does not define, and so
+// unique (store.Unique): the suite's second unique key of a user.
+const badgeIndex = "badge"
+
+// withIndex adds the index key (name, value) to r.
+func withIndex(r *store.Resource, name, value string) *store.Resource {
+	r.Indexes = append(r.Indexes, store.IndexKey{Name: name, Value: value})
+	return r
+}
+
 func withExternalID(r *store.Resource, ext string) *store.Resource {
 	r.Indexes = append(r.Indexes, store.IndexKey{Name: store.IndexExternalID, Value: ext})
 	return r
