@@ -148,7 +148,10 @@ func (e *env) importOnce(o Options) Result {
 }
 
 // hubUser stores an IdP user; inEng puts it in Engineering.
-func (e *env) hubUser(id, userName, email string, inEng bool) {
+func (e *env) hubUser(id, userName, email string, inEng bool) { e.hubUserExt(id, userName, email, "", inEng) }
+
+// hubUserExt is hubUser with an externalId (none when ext is "").
+func (e *env) hubUserExt(id, userName, email, ext string, inEng bool) {
 	e.t.Helper()
 	doc := map[string]any{
 		"schemas":  []any{scim.SchemaUser},
@@ -156,6 +159,9 @@ func (e *env) hubUser(id, userName, email string, inEng bool) {
 		"name":     map[string]any{"givenName": strings.ToUpper(userName[:1]) + strings.Split(userName, "@")[0][1:], "familyName": "Tester"},
 		"emails":   []any{map[string]any{"value": email, "type": "work", "primary": true}},
 		"active":   true,
+	}
+	if ext != "" {
+		doc["externalId"] = ext
 	}
 	norm, err := scim.Normalize(doc, scim.UserResourceType)
 	if err != nil {

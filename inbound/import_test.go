@@ -216,6 +216,45 @@ func TestMatchOrder(t *testing.T) {
 	}
 }
 
+// TestMatchByExternalIDNeverGuesses: externalId is not unique in the hub
+// (Entra maps mailNickname to it). An account whose externalId is a hub id
+// links to that user; one whose externalId one hub user holds links to
+// it; one whose externalId several hub users hold links to none of them
+// and is a reported conflict.
+func TestMatchByExternalIDNeverGuesses(t *testing.T) {
+	e := newEnv(t, openBolt, func(a *App, _ *Config) { a.Match = []string{MatchExternalID} })
+	e.hubUserExt("u-j1", "j1@example.com", "j1@example.com", "jsmith", true)
+	e.hubUserExt("u-j2", "j2@example.com", "j2@example.com", "jsmith", true)
+	e.hubUserExt("u-solo", "solo@example.com", "solo@example.com", "solo-ext", true)
+	e.hubUser("u-hub", "hub@example.com", "hub@example.com", true)
+	shared, err := e.sim.Seed(seedUser("remote.j@example.com", "rj@example.com", "jsmith"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	solo, err := e.sim.Seed(seedUser("remote.solo@example.com", "rs@example.com", "solo-ext"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHubID, err := e.sim.Seed(seedUser("remote.hub@example.com", "rh@example.com", "u-hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.importOnce(Options{})
+	if l := e.link("u-solo"); l == nil || l.RemoteID != solo.ID {
+		t.Errorf("the one holder of an externalId is not linked: %+v", l)
+	}
+	if l := e.link("u-hub"); l == nil || l.RemoteID != byHubID.ID {
+		t.Errorf("the account naming a hub id is not linked to it: %+v", l)
+	}
+	if e.link("u-j1") != nil || e.link("u-j2") != nil {
+		t.Errorf("an account with a shared externalId %s was linked to one of its holders", shared.ID)
+	}
+	es := byUser(e.reports(res.RunID))
+	if en := es["remote.j@example.com"]; en.Operation != store.OpConflict || !strings.Contains(en.Detail, "several hub users") {
+		t.Errorf("the ambiguous account's report: %+v", en)
+	}
+}
+
 // TestImportResumes: an import that fails half-way (the app fails a page)
 // changed only whole steps; running it again completes it without
 // duplicates. A hub user imported by a run that died before linking it

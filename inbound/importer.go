@@ -50,7 +50,9 @@ const (
 	// email several hub users hold is a reported conflict, never a guess.
 	MatchEmail = "email"
 	// MatchExternalID: the hub user whose id is the account's externalId
-	// (what the gateway sends as externalId), else whose externalId is.
+	// (what the gateway sends as externalId), else the one hub user whose
+	// externalId it is; externalId is not unique, and one several hub
+	// users hold is a reported conflict, never a guess.
 	MatchExternalID = "externalId"
 )
 

@@ -468,9 +468,22 @@ func (r *run) match(ctx context.Context, acc *account) (hub *store.Resource, how
 			if acc.ExternalID == "" {
 				continue
 			}
+			// The gateway sends the hub id as externalId unless a mapping
+			// says otherwise: that names one user. Else the hub users holding
+			// that externalId, which is not unique: one links, several
+			// are ambiguous and link none.
 			hub, err = found(st.Get(ctx, store.KindUser, acc.ExternalID))
-			if err == nil && hub == nil {
-				hub, err = found(st.Lookup(ctx, store.KindUser, store.IndexExternalID, acc.ExternalID))
+			if err != nil || hub != nil {
+				break
+			}
+			var all []*store.Resource
+			all, err = st.LookupAll(ctx, store.KindUser, store.IndexExternalID, acc.ExternalID, 2)
+			switch {
+			case err != nil:
+			case len(all) > 1:
+				return nil, m, fmt.Sprintf("its externalId %q is held by several hub users (%s, %s, …): not linked", acc.ExternalID, all[0].ID, all[1].ID), nil
+			case len(all) == 1:
+				hub = all[0]
 			}
 		}
 		if err != nil {

@@ -168,7 +168,7 @@ func (j *job) apply(remoteID string, last, applied map[string]any, changes []tar
 // account); when no account is to be created it is FindUser.
 func (j *job) create(applied map[string]any) error {
 	j.op = store.OpCreate
-	ext, _ := applied["externalId"].(string)
+	ext := j.searchExternalID(applied)
 	find := j.a.target.FindUser
 	if j.d.Active && j.a.actions.Create {
 		find = j.a.target.FindUserBeforeCreate
@@ -210,6 +210,21 @@ func (j *job) create(applied map[string]any) error {
 	}
 	j.report(store.OpCreate, store.ReportSuccess, nil, j.d.Reason)
 	return nil
+}
+
+// searchExternalID is the externalId a search for the user's account may
+// match on: the one sent when it is the hub id, which the hub assigned
+// and no other user holds; none when a mapping sends another, such as the
+// IdP's externalId, which is not unique (Entra's mailNickname): matching
+// on it could adopt another user's account. The search is then by
+// userName alone, which targets keep unique. Match order: the link
+// (never searched when it exists), then userName and the hub id as
+// externalId, each as the target profile asks for them.
+func (j *job) searchExternalID(applied map[string]any) string {
+	if ext, _ := applied["externalId"].(string); ext == j.hubID {
+		return ext
+	}
+	return ""
 }
 
 // adopt links an existing account, when it is ours or nobody's, and

@@ -20,6 +20,40 @@ import (
 
 const alice = "alice@example.com"
 
+// TestMappedExternalIDIsNeverMatchedOn: when a mapping sends the IdP's
+// externalId (not unique: Entra's mailNickname) instead of the hub id, the
+// searches around a create are by userName, so another user's account
+// holding the same externalId is never adopted. Atlassian refuses a second
+// account with one externalId (409): that is a parked conflict, reported,
+// and the other account is left alone.
+func TestMappedExternalIDIsNeverMatchedOn(t *testing.T) {
+	h := newHarness(t, backends["bolt"](t), harnessConfig{})
+	other, err := h.sim.Seed(atlassiantest.User{UserName: "j.smith.other@example.com", ExternalID: "jsmith", DisplayName: "Other", Active: true,
+		Emails: []atlassiantest.MultiValue{{Value: "other@example.com", Primary: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := person("h1", alice, "Alice Smith")
+	d.Attributes["externalId"] = "jsmith"
+	h.src.set("h1", d)
+	h.sync("h1")
+	for _, r := range h.rec.All() {
+		if r.Method == "GET" && strings.Contains(r.Query, "externalId") {
+			t.Errorf("searched by a mapped externalId: %s", r.Query)
+		}
+	}
+	l := h.link("h1")
+	if l == nil || l.RemoteID == other.ID || l.Status != store.LinkParked {
+		t.Fatalf("link = %+v: want a parked conflict, never the other user's account %s", l, other.ID)
+	}
+	if e := h.lastReport(); e.Operation != store.OpConflict {
+		t.Errorf("report = %+v, want a conflict", e)
+	}
+	if u, _ := h.sim.User(other.ID); u.UserName != "j.smith.other@example.com" || u.DisplayName != "Other" {
+		t.Errorf("the other user's account changed: %+v", u)
+	}
+}
+
 func TestCreateThenNoCallWhenUnchanged(t *testing.T) {
 	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		h := newHarness(t, open(t), harnessConfig{})
