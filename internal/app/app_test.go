@@ -288,3 +288,67 @@ func TestAppNewRefusesBadPolicies(t *testing.T) {
 		t.Error("New without a configuration or a store")
 	}
 }
+
+// TestOktaHeaderAuthOutOfTheBox: Okta's "Header" auth mode sends
+// "Authorization: <token>" with no scheme. With the example configuration
+// and with the built-in default, the IdP token is accepted that way and as
+// a bearer token; admin tokens still require Bearer.
+func TestOktaHeaderAuthOutOfTheBox(t *testing.T) {
+	const idpToken, adminToken = "okta-header-token-0123456789", "admin-header-token-0123456789"
+	env := map[string]string{"SCIM_GATEWAY_TOKEN": idpToken, "SCIM_GATEWAY_ADMIN_TOKEN": adminToken}
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for name, path := range map[string]string{"example": "../../configs/example.yaml", "built-in default": ""} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := LoadConfig(path, getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(cfg, openStore(t), Options{Listener: ln})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- a.Run(ctx) }()
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			})
+			<-a.Ready()
+			get := func(path, authorization string) int {
+				t.Helper()
+				req, _ := http.NewRequest("GET", "http://"+a.Addr().String()+path, nil)
+				req.Header.Set("Authorization", authorization)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			for _, auth := range []string{idpToken, "Bearer " + idpToken} {
+				if code := get("/scim/v2/Users?filter=userName%20eq%20%22x%22", auth); code != http.StatusOK {
+					t.Errorf("Authorization %q: status %d, want 200", strings.Replace(auth, idpToken, "<idp token>", 1), code)
+				}
+			}
+			if code := get("/scim/v2/Users", "not-the-token-0123456789"); code != http.StatusUnauthorized {
+				t.Errorf("a wrong raw token: status %d, want 401", code)
+			}
+			if path == "" {
+				return // the default has no admin credentials
+			}
+			if code := get("/admin/status", adminToken); code != http.StatusUnauthorized {
+				t.Errorf("admin token without Bearer: status %d, want 401", code)
+			}
+			if code := get("/admin/status", "Bearer "+adminToken); code != http.StatusOK {
+				t.Errorf("admin token with Bearer: status %d, want 200", code)
+			}
+		})
+	}
+}

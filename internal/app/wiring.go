@@ -147,7 +147,7 @@ func credentials(c config.Credentials) *gateway.Credentials {
 		if !t.Active() {
 			continue
 		}
-		tokens = append(tokens, gateway.StaticToken{Name: t.Name, Value: t.Token.Reveal(), AllowRawHeader: t.AllowRawHeader})
+		tokens = append(tokens, gateway.StaticToken{Name: t.Name, Value: t.Token.Reveal(), AllowRawHeader: t.RawHeader()})
 	}
 	var issuers []gateway.OIDCIssuer
 	for _, o := range c.OIDC {

@@ -121,9 +121,15 @@ type Token struct {
 	// TokenFile names a file holding the token; Parse reads it into Token.
 	TokenFile string `yaml:"token_file"`
 	// AllowRawHeader also accepts "Authorization: <token>" without the
-	// "Bearer " scheme, as Okta's Header auth mode sends it.
-	AllowRawHeader bool `yaml:"allow_raw_header"`
+	// "Bearer " scheme, as Okta's Header auth mode sends it. nil means the
+	// default, which Parse fills in: true for auth.idp tokens, so Okta
+	// works out of the box; false for auth.admin tokens, which always
+	// require Bearer (true there is invalid). Read it with RawHeader.
+	AllowRawHeader *bool `yaml:"allow_raw_header"`
 }
+
+// RawHeader reports whether the token is also accepted without "Bearer ".
+func (t Token) RawHeader() bool { return t.AllowRawHeader != nil && *t.AllowRawHeader }
 
 // Active reports whether the token has a value and so may match requests.
 func (t Token) Active() bool {

@@ -36,7 +36,7 @@ func TestExampleValidates(t *testing.T) {
 	want := Default()
 	want.Auth = Auth{
 		IdP: Credentials{
-			Tokens: []Token{{Name: "okta", Token: token}},
+			Tokens: []Token{{Name: "okta", Token: token, AllowRawHeader: new(true)}},
 			OIDC: []OIDC{{
 				Name:           "entra",
 				Issuer:         "https://sts.windows.net/00000000-0000-0000-0000-000000000000/",
@@ -46,7 +46,7 @@ func TestExampleValidates(t *testing.T) {
 			}},
 		},
 		Admin: Credentials{
-			Tokens: []Token{{Name: "ops"}},
+			Tokens: []Token{{Name: "ops", AllowRawHeader: new(false)}},
 			OIDC: []OIDC{{
 				Name:           "okta-admins",
 				Issuer:         "https://example.okta.com/oauth2/default",

@@ -62,6 +62,7 @@ func Parse(data []byte, env func(string) (string, bool)) (*Config, error) {
 	cfg.fromEnv = d.fromEnv
 	readSecretFiles(reflect.ValueOf(cfg).Elem(), "", &cfg.loadProblems)
 	cfg.resolveAppDefaults()
+	cfg.resolveAuthDefaults()
 	return cfg, nil
 }
 

@@ -202,7 +202,7 @@ auth:
 		t.Errorf("server = %+v", cfg.Server)
 	}
 	tok := cfg.Auth.IdP.Tokens[0]
-	if tok.Name != "123" || tok.Token.Reveal() != "0123456789012345678" || !tok.AllowRawHeader {
+	if tok.Name != "123" || tok.Token.Reveal() != "0123456789012345678" || !tok.RawHeader() {
 		t.Errorf("token = %+v (value %q)", tok, tok.Token.Reveal())
 	}
 	o := cfg.Auth.IdP.OIDC[0]
@@ -253,7 +253,7 @@ auth:
 		"level":        {cfg.Log.Level, "debug"},
 		"retention":    {cfg.Reports.Retention.Std(), 7 * 24 * time.Hour},
 		"token":        {cfg.Auth.IdP.Tokens[0].Token.Reveal(), "tok-0123456789abcdef"},
-		"raw header":   {cfg.Auth.IdP.Tokens[0].AllowRawHeader, true},
+		"raw header":   {cfg.Auth.IdP.Tokens[0].RawHeader(), true},
 		"name":         {cfg.Auth.IdP.OIDC[0].Name, "price$"},
 		"issuer":       {cfg.Auth.IdP.OIDC[0].Issuer, "https://$HOST/${HOST}/gw.example.com$"},
 		"audiences":    {strings.Join(cfg.Auth.IdP.OIDC[0].Audiences, "|"), "$|a$b|$$||xy"},

@@ -225,6 +225,11 @@ func (a Auth) validate(p *problems, path string) {
 	idp, admin := fieldPath(path, "idp"), fieldPath(path, "admin")
 	a.IdP.validate(p, idp, names, tokens)
 	a.Admin.validate(p, admin, names, tokens)
+	for i, t := range a.Admin.Tokens {
+		if t.RawHeader() {
+			p.add(fieldPath(indexPath(fieldPath(admin, "tokens"), i), "allow_raw_header"), "admin tokens always require \"Bearer \"; remove it or set it to false")
+		}
+	}
 	if !a.IdP.configured() {
 		p.add(idp, NoIdPCredential)
 	}
@@ -357,4 +362,18 @@ func headerSafe(s string) bool {
 		}
 	}
 	return true
+}
+
+// resolveAuthDefaults fills in allow_raw_header where it is unset: true for
+// IdP tokens (Okta's Header auth mode sends the token without a scheme),
+// false for admin tokens, so that the effective configuration shows it.
+func (c *Config) resolveAuthDefaults() {
+	for set, def := range map[*Credentials]bool{&c.Auth.IdP: true, &c.Auth.Admin: false} {
+		for i := range set.Tokens {
+			if set.Tokens[i].AllowRawHeader == nil {
+				v := def
+				set.Tokens[i].AllowRawHeader = &v
+			}
+		}
+	}
 }

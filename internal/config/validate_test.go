@@ -46,7 +46,7 @@ func TestValidateAcceptsValidConfigs(t *testing.T) {
 		"oidc only":             func(c *Config) { c.Auth.IdP.Tokens = nil; c.Auth.IdP.OIDC = []OIDC{entra()} },
 		"inactive token beside": func(c *Config) { c.Auth.IdP.Tokens = append(c.Auth.IdP.Tokens, Token{Name: "spare"}) },
 		"admin credentials": func(c *Config) {
-			c.Auth.Admin.Tokens = []Token{{Name: "ops", Token: adminToken, AllowRawHeader: true}}
+			c.Auth.Admin.Tokens = []Token{{Name: "ops", Token: adminToken}}
 			c.Auth.Admin.OIDC = []OIDC{{Name: "okta-admins", Issuer: "https://example.okta.com/oauth2/default",
 				Audiences: []string{"api://scim-gateway-admin"}, RequiredClaims: map[string]string{"groups": "admins"}}}
 		},
@@ -116,6 +116,9 @@ func TestValidateRules(t *testing.T) {
 		"base_url query":      {func(c *Config) { c.Server.BaseURL = "https://gw.example.com/?a=b" }, []Problem{{"server.base_url", 0, "must not have a query or fragment"}}},
 		"base_url fragment":   {func(c *Config) { c.Server.BaseURL = "https://gw.example.com/#" }, []Problem{{"server.base_url", 0, "must not have a query or fragment"}}},
 		"body limit":          {func(c *Config) { c.Server.BodyLimitBytes = 0 }, []Problem{{"server.body_limit_bytes", 0, "must be positive"}}},
+		"admin token without Bearer": {func(c *Config) {
+			c.Auth.Admin.Tokens = []Token{{Name: "ops", Token: adminToken, AllowRawHeader: new(true)}}
+		}, []Problem{{"auth.admin.tokens[0].allow_raw_header", 0, `admin tokens always require "Bearer "; remove it or set it to false`}}},
 		"timeouts": {func(c *Config) { c.Server.ReadTimeout, c.Server.WriteTimeout, c.Server.ShutdownTimeout = 0, -1, 0 }, []Problem{
 			{"server.read_timeout", 0, "must be positive"}, {"server.write_timeout", 0, "must be positive"}, {"server.shutdown_timeout", 0, "must be positive"}}},
 		"store empty":      {func(c *Config) { c.Store.URL = "" }, []Problem{{"store.url", 0, "required"}}},
@@ -268,5 +271,31 @@ func TestLogSlogLevel(t *testing.T) {
 		if got := (Log{Level: level}).SlogLevel().String(); got != want {
 			t.Errorf("SlogLevel(%q) = %s, want %s", level, got, want)
 		}
+	}
+}
+
+// TestRawHeaderDefaults: allow_raw_header defaults to true for IdP tokens
+// (Okta's Header auth mode) and false for admin tokens; an explicit false
+// turns it off for an IdP token.
+func TestRawHeaderDefaults(t *testing.T) {
+	cfg, err := Parse([]byte(`
+auth:
+  idp:
+    tokens:
+      - {name: okta, token: okta-token-0123456789}
+      - {name: strict, token: strict-token-0123456789, allow_raw_header: false}
+  admin:
+    tokens: [{name: ops, token: admin-token-0123456789}]
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	idp, admin := cfg.Auth.IdP.Tokens, cfg.Auth.Admin.Tokens
+	if !idp[0].RawHeader() || idp[1].RawHeader() || admin[0].RawHeader() {
+		t.Errorf("raw header: idp default %v, idp false %v, admin default %v; want true, false, false",
+			idp[0].RawHeader(), idp[1].RawHeader(), admin[0].RawHeader())
 	}
 }
