@@ -30,7 +30,12 @@ var (
 // not make (a full List scan, a member-set read).
 type countingStore struct {
 	Store
-	lists, members, groupGets, groupsOf, groupsOfMany atomic.Int64
+	lists, members, groupGets, groupsOf, groupsOfMany, getMany, userGets atomic.Int64
+}
+
+func (c *countingStore) GetMany(ctx context.Context, k store.Kind, ids []string) (map[string]*store.Resource, error) {
+	c.getMany.Add(1)
+	return c.Store.GetMany(ctx, k, ids)
 }
 
 func (c *countingStore) GroupsOf(ctx context.Context, id string) ([]string, error) {
@@ -46,6 +51,8 @@ func (c *countingStore) GroupsOfMany(ctx context.Context, ids []string) (map[str
 func (c *countingStore) Get(ctx context.Context, k store.Kind, id string) (*store.Resource, error) {
 	if k == store.KindGroup {
 		c.groupGets.Add(1)
+	} else {
+		c.userGets.Add(1)
 	}
 	return c.Store.Get(ctx, k, id)
 }

@@ -216,14 +216,41 @@ func storable(doc map[string]any) map[string]any {
 	return out
 }
 
-// memberList renders member ids as the Group "members" attribute.
-func (s *Server) memberList(c echo.Context, ids []string) []any {
+// memberList renders member ids as the Group "members" attribute, in id
+// order, each with its display: the user's displayName, else its userName
+// (Okta's group tests read it). The users are read in one store read:
+// O(members) once, however large the group.
+func (s *Server) memberList(c echo.Context, ids []string) ([]any, error) {
+	users, err := s.opts.Store.GetMany(c.Request().Context(), store.KindUser, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read %d members: %w", len(ids), err)
+	}
+	ids = slices.Sorted(slices.Values(ids))
 	out := make([]any, 0, len(ids))
 	base := s.baseURL(c) + userKind.rt.Endpoint() + "/"
 	for _, id := range ids {
-		out = append(out, map[string]any{"value": id, "$ref": base + id, "type": "User"})
+		m := map[string]any{"value": id, "$ref": base + id, "type": "User"}
+		if u, ok := users[id]; ok {
+			if d := memberDisplay(u.Data); d != "" {
+				m["display"] = d
+			}
+		}
+		out = append(out, m)
 	}
-	return out
+	return out, nil
+}
+
+// memberDisplay is a stored user's displayName, else its userName.
+func memberDisplay(data []byte) string {
+	var u struct {
+		DisplayName string `json:"displayName"`
+		UserName    string `json:"userName"`
+	}
+	_ = json.Unmarshal(data, &u)
+	if strings.TrimSpace(u.DisplayName) != "" {
+		return u.DisplayName
+	}
+	return u.UserName
 }
 
 // projection holds a request's attributes / excludedAttributes.
@@ -291,7 +318,9 @@ func (s *Server) view(c echo.Context, k *kind, r *store.Resource, p projection) 
 		if err != nil {
 			return nil, fmt.Errorf("members of %s: %w", r.ID, err)
 		}
-		doc["members"] = s.memberList(c, ids)
+		if doc["members"], err = s.memberList(c, ids); err != nil {
+			return nil, err
+		}
 	}
 	return scim.Project(doc, k.rt, p.attributes, p.excluded), nil
 }

@@ -519,3 +519,64 @@ func TestUserGroupsReadOncePerRequest(t *testing.T) {
 		t.Errorf("listing 5 members of one group read the group %d times, want 1", n)
 	}
 }
+
+// TestGroupMembersCarryDisplay: group responses (POST, GET, PUT, a PATCH
+// asking for members, lists) name each member by display, the user's
+// displayName else its userName, as Okta's group tests expect; the members
+// are read in one store read, not one per member, and
+// excludedAttributes=members reads none.
+func TestGroupMembersCarryDisplay(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ts := startServer(t, open(t))
+		named := ts.do("POST", "/Users", oktaUser("named@example.com")).must(t, 201)
+		bare := oktaUser("bare@example.com")
+		delete(bare, "displayName")
+		plain := ts.do("POST", "/Users", bare).must(t, 201)
+		nid, pid := str(named.Body["id"]), str(plain.Body["id"])
+		want := map[string]string{nid: "Test User", pid: "bare@example.com"}
+		check := func(what string, r response, ids ...string) {
+			t.Helper()
+			ms, _ := r.Body["members"].([]any)
+			if len(ms) != len(ids) {
+				t.Fatalf("%s: members %s, want %d", what, r.Raw, len(ids))
+			}
+			for _, m := range ms {
+				mm := m.(map[string]any)
+				id := str(mm["value"])
+				if mm["display"] != want[id] || mm["type"] != "User" || !strings.HasSuffix(str(mm["$ref"]), "/Users/"+id) {
+					t.Errorf("%s: member %v, want display %q", what, mm, want[id])
+				}
+			}
+		}
+		g := ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Display Test", "members": []any{map[string]any{"value": nid}, map[string]any{"value": pid}}}).must(t, 201)
+		check("POST", g, nid, pid)
+		gid := str(g.Body["id"])
+
+		reads, gets := ts.store.getMany.Load(), ts.store.userGets.Load()
+		check("GET", ts.do("GET", "/Groups/"+gid, nil).must(t, 200), nid, pid)
+		if ts.store.getMany.Load()-reads != 1 || ts.store.userGets.Load() != gets {
+			t.Errorf("GET read the members with %d batched reads and %d single reads, want 1 and 0",
+				ts.store.getMany.Load()-reads, ts.store.userGets.Load()-gets)
+		}
+		reads = ts.store.getMany.Load()
+		ex := ts.do("GET", "/Groups/"+gid+"?excludedAttributes=members", nil).must(t, 200)
+		if _, ok := ex.Body["members"]; ok || ts.store.getMany.Load() != reads {
+			t.Errorf("excludedAttributes=members read or returned members: %s", ex.Raw)
+		}
+		put := ts.do("PUT", "/Groups/"+gid, map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Display Test", "members": []any{map[string]any{"value": pid}}}).must(t, 200)
+		check("PUT", put, pid)
+		p := ts.do("PATCH", "/Groups/"+gid+"?attributes=members", map[string]any{
+			"schemas":    []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": nid}}}},
+		}).must(t, 200)
+		check("PATCH with attributes=members", p, nid, pid)
+		list := ts.do("GET", "/Groups"+filterQ(`displayName eq "Display Test"`), nil).must(t, 200)
+		rs, _ := list.Body["Resources"].([]any)
+		if len(rs) != 1 {
+			t.Fatalf("list: %s", list.Raw)
+		}
+		check("list", response{Body: rs[0].(map[string]any), Raw: list.Raw}, nid, pid)
+	})
+}

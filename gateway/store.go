@@ -10,6 +10,7 @@ import (
 // Store is the slice of store.Store the gateway uses.
 type Store interface {
 	Get(ctx context.Context, kind store.Kind, id string) (*store.Resource, error)
+	GetMany(ctx context.Context, kind store.Kind, ids []string) (map[string]*store.Resource, error)
 	Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error)
 	LookupAll(ctx context.Context, kind store.Kind, index, value string, max int) ([]*store.Resource, error)
 	List(ctx context.Context, kind store.Kind, offset, count int) (store.Page, error)

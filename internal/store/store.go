@@ -356,6 +356,11 @@ type ReportQuery struct {
 type Store interface {
 	// Get returns a resource by id.
 	Get(ctx context.Context, kind Kind, id string) (*Resource, error)
+	// GetMany returns the resources of a kind among ids in one read (one
+	// round trip), keyed by id; ids that name none are absent from the map,
+	// which is not an error. For rendering many resources at once: a
+	// group's members with their names.
+	GetMany(ctx context.Context, kind Kind, ids []string) (map[string]*Resource, error)
 	// Lookup returns the resource holding an index key (folded), or
 	// ErrNotFound. It reads the index, never scans. On a non-unique index
 	// it returns the holder with the smallest id.

@@ -28,6 +28,33 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Res
 	return r, nil
 }
 
+// GetMany reads the resources among ids in one transaction.
+func (s *Store) GetMany(ctx context.Context, kind store.Kind, ids []string) (map[string]*store.Resource, error) {
+	out := make(map[string]*store.Resource, len(ids))
+	err := s.view(ctx, func(tx *bbolt.Tx) error {
+		for i, id := range ids {
+			if i%4096 == 4095 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			r, err := getResource(tx, kind, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("id %q: %w", id, err)
+			}
+			out[id] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bolt store: get %d %ss: %w", len(ids), kind, err)
+	}
+	return out, nil
+}
+
 // Lookup returns the resource holding the folded index value: its one
 // holder in a unique index, the holder with the smallest id in a
 // non-unique one.

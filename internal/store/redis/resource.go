@@ -74,6 +74,36 @@ func (s *Store) Get(ctx context.Context, kind store.Kind, id string) (*store.Res
 	return r, nil
 }
 
+// GetMany reads the resources among ids in one pipeline.
+func (s *Store) GetMany(ctx context.Context, kind store.Kind, ids []string) (map[string]*store.Resource, error) {
+	out := make(map[string]*store.Resource, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make([]*goredis.SliceCmd, len(ids))
+	_, err := s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, s.k.resource(string(kind), id), "v", "m", "d")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redis store: get %d %ss: %w", len(ids), kind, err)
+	}
+	for i, id := range ids {
+		vals := cmds[i].Val()
+		if len(vals) < 3 || vals[0] == nil {
+			continue
+		}
+		r, err := decodeResource(vals[0], vals[1], vals[2])
+		if err != nil {
+			return nil, fmt.Errorf("redis store: get %s %q: %w", kind, id, err)
+		}
+		out[id] = r
+	}
+	return out, nil
+}
+
 // Lookup returns the resource holding an index key: the one in a unique
 // index's hash, or the first id of a non-unique index's value set.
 func (s *Store) Lookup(ctx context.Context, kind store.Kind, index, value string) (*store.Resource, error) {

@@ -193,6 +193,26 @@ func (m *memStore) Get(ctx context.Context, kind store.Kind, id string) (*store.
 	return decodeResource(r.raw)
 }
 
+func (m *memStore) GetMany(ctx context.Context, kind store.Kind, ids []string) (map[string]*store.Resource, error) {
+	if err := m.lock(ctx, "get many"); err != nil {
+		return nil, err
+	}
+	defer m.unlock()
+	out := make(map[string]*store.Resource, len(ids))
+	for _, id := range ids {
+		r, ok := m.db.resources[kind][id]
+		if !ok {
+			continue
+		}
+		d, err := decodeResource(r.raw)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = d
+	}
+	return out, nil
+}
+
 // holderIDs returns the ids holding a folded key, sorted.
 func (db *memDB) holderIDs(kind store.Kind, key store.IndexKey) []string {
 	if store.Unique(key.Name) {

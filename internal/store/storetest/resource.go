@@ -15,6 +15,7 @@ func resourceTests() []test {
 		{"CreateGet", testCreateGet},
 		{"CreateExistingID", testCreateExistingID},
 		{"GetMissing", testGetMissing},
+		{"GetMany", testGetMany},
 		{"Replace", testReplace},
 		{"ReplaceVersionMismatch", testReplaceVersionMismatch},
 		{"ReplaceMissing", testReplaceMissing},
@@ -84,6 +85,34 @@ func testGetMissing(t *testing.T, s store.Store) {
 	mustCreate(t, s, newUser("u1", "alice"))
 	wantMissing(t, s, store.KindGroup, "u1")
 	wantMissing(t, s, store.KindUser, "U1")
+}
+
+// testGetMany: one read returns each existing resource of the kind among
+// the ids, whole and current; missing ids, ids of the other kind and
+// duplicates are no error, and no ids is an empty map.
+func testGetMany(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u1 := mustCreate(t, s, newUser("u1", "alice", "alice@example.com"))
+	mustCreate(t, s, newUser("u2", "bob"))
+	mustCreate(t, s, newGroup("g1", "Eng"))
+	u2 := mustApply(t, s, store.Write{Put: newUser("u2", "robert"), ExpectVersion: 1})
+	got, err := s.GetMany(ctx, store.KindUser, []string{"u2", "nope", "g1", "u1", "u2"})
+	noErr(t, err, "get many")
+	if len(got) != 2 {
+		t.Fatalf("GetMany = %d resources (%v), want u1 and u2", len(got), got)
+	}
+	checkResource(t, "GetMany u1", got["u1"], u1)
+	checkResource(t, "GetMany u2, replaced", got["u2"], u2)
+	empty, err := s.GetMany(ctx, store.KindGroup, nil)
+	noErr(t, err, "get many of nothing")
+	if len(empty) != 0 {
+		t.Errorf("GetMany of no ids = %v", empty)
+	}
+	groups, err := s.GetMany(ctx, store.KindGroup, []string{"g1", "u1"})
+	noErr(t, err, "get many groups")
+	if len(groups) != 1 || groups["g1"] == nil {
+		t.Errorf("GetMany of groups = %v, want g1 only", groups)
+	}
 }
 
 // testReplace: each replace bumps the version by one and stores exactly the
