@@ -148,7 +148,9 @@ func (e *env) importOnce(o Options) Result {
 }
 
 // hubUser stores an IdP user; inEng puts it in Engineering.
-func (e *env) hubUser(id, userName, email string, inEng bool) { e.hubUserExt(id, userName, email, "", inEng) }
+func (e *env) hubUser(id, userName, email string, inEng bool) {
+	e.hubUserExt(id, userName, email, "", inEng)
+}
 
 // hubUserExt is hubUser with an externalId (none when ext is "").
 func (e *env) hubUserExt(id, userName, email, ext string, inEng bool) {
