@@ -9,8 +9,9 @@ import (
 
 // formerlyUnique lists the indexes that older builds kept unique (an
 // ix:<kind>:<name> hash of folded value -> id) and the contract no longer
-// does: externalId (store.Unique).
-var formerlyUnique = []string{store.IndexExternalID}
+// does (store.Unique): emails.value, unique in the first builds, and
+// externalId.
+var formerlyUnique = []string{store.IndexEmail, store.IndexExternalID}
 
 // upgradeBatch is how many entries one upgrade script call moves.
 const upgradeBatch = 500
