@@ -996,3 +996,45 @@ func (b *memberBuf) delta() *MemberDelta {
 	}
 	return d
 }
+
+// MembersDelta returns the membership change of a PATCH that does nothing
+// but add or remove members of a group-like type: every operation is an
+// add of path "members", or a remove of path "members" with a value or of
+// members[value eq "id"]. Such a PATCH reads and changes nothing else of
+// the resource, so a caller may apply its delta without the resource's
+// current state: member additions and removals commute. ok is false when
+// any operation does anything else (a replace, another attribute, a
+// path-less value, a remove of every member); err is what Apply would
+// answer for a bad member value or path.
+func (p *Patch) MembersDelta(rt *ResourceType) (d *MemberDelta, ok bool, err error) {
+	if rt.members == nil || len(p.Operations) == 0 {
+		return nil, false, nil
+	}
+	a := &applier{rt: rt, res: map[string]any{}}
+	for i := range p.Operations {
+		op := p.Operations[i]
+		if !op.prepared || op.Path != op.preparedPath {
+			if err := op.prepare(true); err != nil {
+				return nil, false, withIndex(i, err)
+			}
+		}
+		if op.path == nil || (op.Op != "add" && op.Op != "remove") {
+			return nil, false, nil
+		}
+		t, err := a.target(op.path)
+		if err != nil {
+			return nil, false, withIndex(i, err)
+		}
+		if !a.isMembers(t.path) || t.path.Sub != nil || (op.Op == "remove" && t.filter == nil && !op.hasValue) {
+			return nil, false, nil
+		}
+		if err := a.members(&op, t); err != nil {
+			return nil, false, withIndex(i, err)
+		}
+	}
+	d = a.memberBuf().delta()
+	if d.Replace {
+		return nil, false, nil
+	}
+	return d, true, nil
+}
