@@ -181,6 +181,20 @@ type Write struct {
 	AddMembers    []string
 	RemoveMembers []string
 
+	// Touch makes a membership-only write (Group set, no Put, no Delete)
+	// one commutative step: when its adds and removes change the group's
+	// member set, the group's Version is incremented and its Modified set
+	// to Time (zero Time: Modified unchanged), and the Marks and Reports
+	// of the write apply; when they change nothing (adding present members,
+	// removing absent ones) the write has no effect at all. There is no
+	// precondition on the group's version: concurrent touches of one
+	// group are all applied, none lost, each changing one a version
+	// strictly greater than the last, and a touch retried after a lost
+	// reply changes nothing more. Apply returns the group as stored after
+	// the write. This is how a PATCH that only adds or removes members is
+	// stored without compare-and-set, whatever the group's size.
+	Touch bool
+
 	// Marks are queued in the same atomic step; an invalid Mark (see
 	// Mark.Validate) makes the Write invalid.
 	Marks []Mark
@@ -373,7 +387,7 @@ type Store interface {
 	// at most count of them, with the kind's total.
 	List(ctx context.Context, kind Kind, offset, count int) (Page, error)
 	// Apply performs one atomic Write and returns the stored resource when
-	// Put was set (nil otherwise).
+	// Put was set, the stored group of a Touch, nil otherwise.
 	Apply(ctx context.Context, w Write) (*Resource, error)
 
 	// Members returns a group's member ids (unordered). Members, IsMember

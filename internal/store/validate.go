@@ -37,6 +37,9 @@ func (w Write) Validate() error {
 	if err := w.validateMembers(); err != nil {
 		return err
 	}
+	if w.Touch && (w.Group == "" || w.Put != nil || w.Delete != nil) {
+		return invalid("a touch is a membership-only write: it needs a Group and no Put or Delete")
+	}
 	for _, m := range w.Marks {
 		if err := m.Validate(); err != nil {
 			return err

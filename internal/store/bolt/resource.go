@@ -195,8 +195,19 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 			}
 		}
 		if w.Group != "" {
-			if err := changeMembers(tx, w.Group, w.AddMembers, w.RemoveMembers); err != nil {
+			n, err := changeMembers(tx, w.Group, w.AddMembers, w.RemoveMembers)
+			if err != nil {
 				return false, err
+			}
+			if w.Touch {
+				// A touch that changed nothing has no effect at all.
+				if n == 0 {
+					out, err = getResource(tx, store.KindGroup, w.Group)
+					return false, err
+				}
+				if out, err = touchGroup(tx, []byte(w.Group), w.Time); err != nil {
+					return false, err
+				}
 			}
 		}
 		for _, m := range w.Marks {
@@ -418,24 +429,23 @@ func fold(s string) string { return strings.ToLower(s) }
 
 // changeMembers adds and removes members of group, both directions, in
 // O(len(add)+len(remove)) bucket operations.
-func changeMembers(tx *bbolt.Tx, group string, add, remove []string) error {
+func changeMembers(tx *bbolt.Tx, group string, add, remove []string) (changed int, err error) {
 	if b := nested(tx, bucketRes, []byte(store.KindGroup)); b == nil || b.Get([]byte(group)) == nil {
-		return fmt.Errorf("group: %w", store.ErrNotFound)
+		return 0, fmt.Errorf("group: %w", store.ErrNotFound)
 	}
 	if len(add)+len(remove) == 0 {
-		return nil
+		return 0, nil
 	}
 	gk := []byte(group)
 	groups := tx.Bucket(bucketGrp)
 	members := nested(tx, bucketMem, gk)
 	if len(add) > 0 {
-		var err error
 		if members, err = ensure(tx, bucketMem, gk); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if members == nil {
-		return nil // nothing to remove from a group that never had members
+		return 0, nil // nothing to remove from a group that never had members
 	}
 	delta := 0
 	for _, m := range add {
@@ -444,16 +454,17 @@ func changeMembers(tx *bbolt.Tx, group string, add, remove []string) error {
 			continue
 		}
 		if err := members.Put(mk, empty); err != nil {
-			return fmt.Errorf("add member %q: %w", m, err)
+			return 0, fmt.Errorf("add member %q: %w", m, err)
 		}
 		of, err := groups.CreateBucketIfNotExists(mk)
 		if err != nil {
-			return fmt.Errorf("add member %q: %w", m, err)
+			return 0, fmt.Errorf("add member %q: %w", m, err)
 		}
 		if err := of.Put(gk, empty); err != nil {
-			return fmt.Errorf("add member %q: %w", m, err)
+			return 0, fmt.Errorf("add member %q: %w", m, err)
 		}
 		delta++
+		changed++
 	}
 	for _, m := range remove {
 		mk := []byte(m)
@@ -461,14 +472,15 @@ func changeMembers(tx *bbolt.Tx, group string, add, remove []string) error {
 			continue
 		}
 		if err := members.Delete(mk); err != nil {
-			return fmt.Errorf("remove member %q: %w", m, err)
+			return 0, fmt.Errorf("remove member %q: %w", m, err)
 		}
 		if err := unlinkGroup(groups, mk, gk); err != nil {
-			return fmt.Errorf("remove member %q: %w", m, err)
+			return 0, fmt.Errorf("remove member %q: %w", m, err)
 		}
 		delta--
+		changed++
 	}
-	return addCount(members, delta)
+	return changed, addCount(members, delta)
 }
 
 // unlinkGroup removes group from member's group set, and the set when it
@@ -492,7 +504,7 @@ func dropMemberships(tx *bbolt.Tx, ref store.Ref, now time.Time) error {
 	groups := tx.Bucket(bucketGrp)
 	if of := groups.Bucket(id); of != nil {
 		err := of.ForEach(func(g, _ []byte) error {
-			if err := touchGroup(tx, g, now); err != nil {
+			if _, err := touchGroup(tx, g, now); err != nil {
 				return fmt.Errorf("group %q: %w", g, err)
 			}
 			members := nested(tx, bucketMem, g)
@@ -535,18 +547,18 @@ func dropMemberships(tx *bbolt.Tx, ref store.Ref, now time.Time) error {
 // it (a member was deleted) and sets its Modified to now unless now is
 // zero. A group id that names no group (the deleted group itself, when it
 // was its own member) is left alone.
-func touchGroup(tx *bbolt.Tx, group []byte, now time.Time) error {
+func touchGroup(tx *bbolt.Tx, group []byte, now time.Time) (*store.Resource, error) {
 	b := nested(tx, bucketRes, []byte(store.KindGroup))
 	if b == nil {
-		return nil
+		return nil, nil
 	}
 	v := b.Get(group)
 	if v == nil {
-		return nil
+		return nil, nil
 	}
 	r, err := decodeResource(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.Version++
 	if !now.IsZero() {
@@ -554,9 +566,9 @@ func touchGroup(tx *bbolt.Tx, group []byte, now time.Time) error {
 	}
 	enc, err := encodeResource(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return b.Put(group, enc)
+	return r, b.Put(group, enc)
 }
 
 // Members returns the member ids of a group (in id order).

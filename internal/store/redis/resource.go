@@ -223,7 +223,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	// touched is the Modified of the groups a delete re-versions, as the
 	// metadata JSON keeps times ("" leaves Modified unchanged).
 	var touched string
-	if w.Delete != nil && !w.Time.IsZero() {
+	if (w.Delete != nil || w.Touch) && !w.Time.IsZero() {
 		b, err := w.Time.MarshalText()
 		if err != nil {
 			return nil, fmt.Errorf("redis store: apply %s: write time: %w", describe(w), err)
@@ -238,8 +238,11 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	groupKey, groupMode := target, "check"
 	if w.Group != "" {
 		groupKey = s.k.resource(string(store.KindGroup), w.Group)
-		if w.Put != nil && w.Put.Kind == store.KindGroup && w.Put.ID == w.Group {
+		switch {
+		case w.Put != nil && w.Put.Kind == store.KindGroup && w.Put.ID == w.Group:
 			groupMode = "created"
+		case w.Touch:
+			groupMode = "touch"
 		}
 	}
 	keys := []string{target, s.k.ids(kind), groupKey}
@@ -277,12 +280,27 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		args = append(args, reportArgs...)
 	}
 
-	version, err := applyScript.Run(ctx, s.c, keys, args...).Int64()
+	reply, err := applyScript.Run(ctx, s.c, keys, args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), scriptError(err))
 	}
+	if w.Touch {
+		vals, ok := reply.([]any)
+		if !ok || len(vals) != 3 {
+			return nil, fmt.Errorf("redis store: apply %s: malformed reply %v", describe(w), reply)
+		}
+		g, err := decodeResource(vals[0], vals[1], vals[2])
+		if err != nil {
+			return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), err)
+		}
+		return g, nil
+	}
 	if w.Put == nil {
 		return nil, nil
+	}
+	version, ok := reply.(int64)
+	if !ok {
+		return nil, fmt.Errorf("redis store: apply %s: malformed reply %v", describe(w), reply)
 	}
 	out := *w.Put
 	out.Version = version

@@ -104,11 +104,14 @@ end
 //	                 suffix is "" for a unique index, else the key's value set
 //	group, memberPrefix, groupsPrefix, groupMode
 //	                 group id ("" = no membership change); groupMode "created"
-//	                 when Put creates or replaces that group, "check" otherwise
+//	                 when Put creates or replaces that group, "touch" for a
+//	                 membership-only write that re-versions it (Write.Touch),
+//	                 "check" otherwise
 //	groupResPrefix, touched
 //	                 resource hash prefix of groups (a group id is appended);
-//	                 the Modified of the groups a delete re-versions, as
-//	                 resourceMeta encodes times ("" = Modified unchanged)
+//	                 the Modified of the groups a delete or a touch
+//	                 re-versions, as resourceMeta encodes times ("" =
+//	                 Modified unchanged)
 //	nAdd, nAdd × member id, nRemove, nRemove × member id
 //	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
 //	reportBase, nReports, nReports × (time key, user index number, app index number, record)
@@ -134,7 +137,14 @@ end
 // "w" and returns the stored version without writing anything: a retried
 // put is applied once and answers as the first attempt would have.
 //
-// Returns the stored version for a put, 0 otherwise.
+// A touch (groupMode "touch") counts the members its adds and removes
+// actually changed; when none, it has no effect at all: no new version, no
+// marks, no report entries. Otherwise the group gets v + 1 and Modified =
+// touched, with no precondition: concurrent touches commute, and a touch
+// retried after a lost reply changes nothing more.
+//
+// Returns the stored version for a put, the group's v, m and d fields for
+// a touch, 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
 // "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
 // "NOTFOUND resource", "NOTFOUND group".
@@ -152,6 +162,21 @@ for _ = 1, tonumber(nextArg()) do
 end
 local group, memberPrefix, groupsPrefix, groupMode = nextArg(), nextArg(), nextArg(), nextArg()
 local groupResPrefix, touched = nextArg(), nextArg()
+
+-- retouch re-versions the resource hash gk, when it exists: v + 1, and
+-- the Modified ("m") of its metadata set to touched unless touched is "".
+-- The metadata is JSON whose top-level "m" is the only unescaped "m":"
+-- in it (a string value holding it is escaped), so it is replaced in
+-- place. Returns the new version, or nil when gk does not exist.
+local function retouch(gk)
+  local gmeta = redis.call('HGET', gk, 'm')
+  if not gmeta then return nil end
+  local v = redis.call('HINCRBY', gk, 'v', 1)
+  if touched ~= '' then
+    redis.call('HSET', gk, 'm', (string.gsub(gmeta, '"m":"[^"]*"', '"m":"' .. touched .. '"', 1)))
+  end
+  return v
+end
 local adds, removes = {}, {}
 for _ = 1, tonumber(nextArg()) do adds[#adds + 1] = nextArg() end
 for _ = 1, tonumber(nextArg()) do removes[#removes + 1] = nextArg() end
@@ -258,42 +283,40 @@ elseif op == 'delete' then
   end
   for _, g in ipairs(redis.call('SMEMBERS', groupsPrefix .. id)) do
     redis.call('SREM', memberPrefix .. g, id)
-    local gk = groupResPrefix .. g
-    local gmeta = redis.call('HGET', gk, 'm')
-    if gmeta then
-      redis.call('HINCRBY', gk, 'v', 1)
-      if touched ~= '' then
-        local gm = cjson.decode(gmeta)
-        gm.m = touched
-        redis.call('HSET', gk, 'm', cjson.encode(gm))
-      end
-    end
+    retouch(groupResPrefix .. g)
   end
   redis.call('DEL', memberPrefix .. id, groupsPrefix .. id)
 end
 
+local changed = 0
 if group ~= '' then
   for _, m in ipairs(adds) do
-    redis.call('SADD', memberPrefix .. group, m)
+    changed = changed + redis.call('SADD', memberPrefix .. group, m)
     redis.call('SADD', groupsPrefix .. m, group)
   end
   for _, m in ipairs(removes) do
-    redis.call('SREM', memberPrefix .. group, m)
+    changed = changed + redis.call('SREM', memberPrefix .. group, m)
     redis.call('SREM', groupsPrefix .. m, group)
   end
 end
+-- A touch takes effect, re-versioning the group and queuing its marks and
+-- report entries, only when its membership change changed something.
+local effective = groupMode ~= 'touch' or changed > 0
+if groupMode == 'touch' and effective then retouch(KEYS[3]) end
 
 for _ = 1, tonumber(nextArg()) do
   local qi = tonumber(nextArg())
   local key = nextArg()
-  qmark(KEYS[2 + 2 * qi], KEYS[3 + 2 * qi], key, tonumber(nextArg()))
+  local due = tonumber(nextArg())
+  if effective then qmark(KEYS[2 + 2 * qi], KEYS[3 + 2 * qi], key, due) end
 end
 
 local reportBase = tonumber(nextArg())
 for _ = 1, tonumber(nextArg()) do
-  local tk, ui, ai = nextArg(), nextArg(), nextArg()
-  rappend(reportBase, tk, ui, ai, nextArg())
+  local tk, ui, ai, rec = nextArg(), nextArg(), nextArg(), nextArg()
+  if effective then rappend(reportBase, tk, ui, ai, rec) end
 end
+if groupMode == 'touch' then return redis.call('HMGET', KEYS[3], 'v', 'm', 'd') end
 return version
 `)
 

@@ -386,11 +386,38 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 			db.resources[store.KindGroup][id] = g
 		}
 	}
+	changed := 0
 	for _, id := range w.AddMembers {
+		if !db.members[w.Group][id] {
+			changed++
+		}
 		db.addMember(w.Group, id)
 	}
 	for _, id := range w.RemoveMembers {
+		if db.members[w.Group][id] {
+			changed++
+		}
 		db.removeMember(w.Group, id)
+	}
+	if w.Touch {
+		g := db.resources[store.KindGroup][w.Group]
+		r, err := decodeResource(g.raw)
+		if err != nil {
+			return nil, err
+		}
+		if changed == 0 {
+			return r, nil // no effect: no version, marks or reports
+		}
+		r.Version++
+		if !w.Time.IsZero() {
+			r.Modified = w.Time
+		}
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		db.resources[store.KindGroup][w.Group] = &memResource{raw: raw, version: r.Version, keys: g.keys}
+		out = r
 	}
 	for _, mk := range w.Marks {
 		db.mark(mk)

@@ -50,6 +50,7 @@ func Run(t *testing.T, f Factory) {
 		{"Index", indexTests()},
 		{"List", listTests()},
 		{"Membership", membershipTests()},
+		{"Touch", touchTests()},
 		{"Validate", validateTests()},
 		{"Link", linkTests()},
 		{"Queue", queueTests()},

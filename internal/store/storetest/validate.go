@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -83,6 +84,16 @@ func invalidWrites() []invalidWrite {
 		{"AbsentMemberAddedAndRemoved", func() store.Write {
 			return extras(store.Write{Put: renamedG1(), ExpectVersion: 1, Group: "g1",
 				AddMembers: []string{"u3"}, RemoveMembers: []string{"u3"}})
+		}},
+		{"TouchWithoutGroup", func() store.Write {
+			return extras(store.Write{Touch: true, Time: at(time.Hour)})
+		}},
+		{"TouchWithPut", func() store.Write {
+			return extras(store.Write{Put: renamedG1(), ExpectVersion: 1, Group: "g1", AddMembers: []string{"u3"}, Touch: true})
+		}},
+		{"TouchWithDelete", func() store.Write {
+			return extras(store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}, Group: "g1",
+				AddMembers: []string{"u2"}, Touch: true})
 		}},
 		{"MarkWithoutApp", func() store.Write {
 			return extras(store.Write{Put: bob(), Marks: []store.Mark{{Key: store.UserKey("u2"), Due: t0}}})
