@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -31,6 +32,21 @@ var (
 type countingStore struct {
 	Store
 	lists, members, groupGets, groupsOf, groupsOfMany, getMany, userGets atomic.Int64
+	// groupCAS counts group writes under compare-and-set (a Put of a
+	// group with ExpectVersion), versionMismatches the writes refused
+	// for a stale version.
+	groupCAS, versionMismatches atomic.Int64
+}
+
+func (c *countingStore) Apply(ctx context.Context, w store.Write) (*store.Resource, error) {
+	if w.Put != nil && w.Put.Kind == store.KindGroup && w.ExpectVersion > 0 {
+		c.groupCAS.Add(1)
+	}
+	r, err := c.Store.Apply(ctx, w)
+	if errors.Is(err, store.ErrVersionMismatch) {
+		c.versionMismatches.Add(1)
+	}
+	return r, err
 }
 
 func (c *countingStore) GetMany(ctx context.Context, k store.Kind, ids []string) (map[string]*store.Resource, error) {

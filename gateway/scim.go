@@ -420,15 +420,29 @@ func (s *Server) conflictDetail(c echo.Context, k *kind, doc map[string]any, sel
 
 // checkMembers verifies that every id to add names a User: the gateway
 // provisions users, and Okta and Entra push no nested groups.
+// One store read checks them all, whatever their number.
 func (s *Server) checkMembers(c echo.Context, ids []string) error {
 	ctx := c.Request().Context()
-	for _, id := range ids {
-		_, err := s.opts.Store.Get(ctx, store.KindUser, id)
+	switch len(ids) {
+	case 0:
+		return nil
+	case 1:
+		_, err := s.opts.Store.Get(ctx, store.KindUser, ids[0])
 		if errors.Is(err, store.ErrNotFound) {
-			return scim.ErrInvalidValue.Detailf("member %q is not a known User", id)
+			return scim.ErrInvalidValue.Detailf("member %q is not a known User", ids[0])
 		}
 		if err != nil {
-			return fmt.Errorf("check member %s: %w", id, err)
+			return fmt.Errorf("check member %s: %w", ids[0], err)
+		}
+		return nil
+	}
+	found, err := s.opts.Store.GetMany(ctx, store.KindUser, ids)
+	if err != nil {
+		return fmt.Errorf("check %d members: %w", len(ids), err)
+	}
+	for _, id := range ids {
+		if found[id] == nil {
+			return scim.ErrInvalidValue.Detailf("member %q is not a known User", id)
 		}
 	}
 	return nil

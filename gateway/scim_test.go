@@ -462,7 +462,7 @@ func TestAttrList(t *testing.T) {
 }
 
 // Concurrent membership PATCHes on one group (several IdP workers) all
-// succeed: compare-and-set retries with jittered backoff.
+// succeed: they are commutative store writes, with no compare-and-set.
 func TestConcurrentGroupPatches(t *testing.T) {
 	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		ts := startServer(t, open(t))

@@ -401,6 +401,19 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 		if k == groupKind && c.QueryParam("attributes") == "" && c.QueryParam("excludedAttributes") == "" {
 			status = http.StatusNoContent
 		}
+		if k == groupKind && c.Request().Header.Get("If-Match") == "" {
+			d, ok, err := p.MembersDelta(k.rt)
+			if err != nil {
+				return err
+			}
+			if ok {
+				stored, err := s.patchMembers(c, d.Add, d.Remove, status)
+				if err != nil {
+					return err
+				}
+				return s.respondPatch(c, k, stored, status)
+			}
+		}
 		stored, err := s.applyUpdate(c, k, status, func(cur *store.Resource, doc map[string]any) (map[string]any, []string, []string, error) {
 			res, err := p.Apply(doc, k.rt)
 			if err != nil {
@@ -419,12 +432,84 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if status == http.StatusNoContent {
-			c.Response().Header().Set("ETag", etag(stored.Version))
-			return c.NoContent(http.StatusNoContent)
-		}
-		return s.respondWrite(c, k, stored, http.StatusOK)
+		return s.respondPatch(c, k, stored, status)
 	}
+}
+
+// respondPatch answers a PATCH with status: 204 with the new entity tag,
+// or 200 with the resource.
+func (s *Server) respondPatch(c echo.Context, k *kind, stored *store.Resource, status int) error {
+	if status == http.StatusNoContent {
+		c.Response().Header().Set("ETag", etag(stored.Version))
+		return c.NoContent(http.StatusNoContent)
+	}
+	return s.respondWrite(c, k, stored, http.StatusOK)
+}
+
+// patchMembers stores a group PATCH that only adds and removes members
+// (scim.Patch.MembersDelta) as one store.Write with Touch: the member
+// sets change, the group's version and lastModified move, and its marks
+// and report entry are queued, all in one atomic step with no
+// compare-and-set on the group. Membership additions and removals
+// commute, so IdP workers pushing members of one big group in parallel
+// never retry or fail against each other, and the cost is O(changed
+// members) whatever the group's size. A PATCH that changes nothing (its
+// members already in, its removals already out) writes nothing and keeps
+// the version, as in applyUpdate.
+func (s *Server) patchMembers(c echo.Context, add, remove []string, status int) (*store.Resource, error) {
+	ctx := c.Request().Context()
+	k := groupKind
+	cur, err := s.load(c, k)
+	if err != nil {
+		return nil, err
+	}
+	name := displayNameOf(cur.Data)
+	if len(add) > 0 {
+		if err := s.checkMembers(c, add); err != nil {
+			return nil, err
+		}
+	}
+	if len(add)+len(remove) > 1 {
+		// The report names the members that really joined or left. A
+		// single change needs no read for that: the store tells when it
+		// changed nothing.
+		if _, add, remove, err = s.effectiveDelta(c, cur.ID, nil, add, remove); err != nil {
+			return nil, err
+		}
+	}
+	unchanged := func() (*store.Resource, error) {
+		setAudit(c, &auditRecord{kind: k, id: cur.ID, user: name})
+		now, err := s.opts.Store.Get(ctx, k.store, cur.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return cur, nil // deleted meanwhile: answer with what the PATCH saw
+		case err != nil:
+			return nil, fmt.Errorf("get %s %s: %w", k.store, cur.ID, err)
+		}
+		return now, nil
+	}
+	if len(add)+len(remove) == 0 {
+		return unchanged()
+	}
+	w := store.Write{Group: cur.ID, AddMembers: add, RemoveMembers: remove, Touch: true, Time: s.opts.Now()}
+	changed := append(append([]string(nil), add...), remove...)
+	if w.Marks, err = s.groupMarks(ctx, cur.ID, name, name, changed, false); err != nil {
+		return nil, err
+	}
+	rec := &auditRecord{kind: k, id: cur.ID, user: name, changes: memberChange(add, remove)}
+	w.Reports = s.reportWith(c, rec, status)
+	stored, err := s.opts.Store.Apply(ctx, w)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, scim.ErrNotFound.Detailf("%s %q not found", k.rt.Name(), cur.ID)
+	case err != nil:
+		return nil, fmt.Errorf("update %s %s members: %w", k.store, cur.ID, err)
+	case stored == nil:
+		return unchanged() // a concurrent PATCH made the same change first
+	}
+	s.afterWrite(w)
+	reported(c, rec)
+	return stored, nil
 }
 
 func (s *Server) respondWrite(c echo.Context, k *kind, r *store.Resource, status int) error {

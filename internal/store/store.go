@@ -191,7 +191,8 @@ type Write struct {
 	// group are all applied, none lost, each changing one a version
 	// strictly greater than the last, and a touch retried after a lost
 	// reply changes nothing more. Apply returns the group as stored after
-	// the write. This is how a PATCH that only adds or removes members is
+	// a touch that changed it, and nil after one that changed nothing, so
+	// the caller knows which it was. This is how a PATCH that only adds or removes members is
 	// stored without compare-and-set, whatever the group's size.
 	Touch bool
 
@@ -387,7 +388,8 @@ type Store interface {
 	// at most count of them, with the kind's total.
 	List(ctx context.Context, kind Kind, offset, count int) (Page, error)
 	// Apply performs one atomic Write and returns the stored resource when
-	// Put was set, the stored group of a Touch, nil otherwise.
+	// Put was set, the stored group of a Touch that changed it, nil
+	// otherwise.
 	Apply(ctx context.Context, w Write) (*Resource, error)
 
 	// Members returns a group's member ids (unordered). Members, IsMember

@@ -202,8 +202,7 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 			if w.Touch {
 				// A touch that changed nothing has no effect at all.
 				if n == 0 {
-					out, err = getResource(tx, store.KindGroup, w.Group)
-					return false, err
+					return false, nil
 				}
 				if out, err = touchGroup(tx, []byte(w.Group), w.Time); err != nil {
 					return false, err

@@ -285,6 +285,9 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		return nil, fmt.Errorf("redis store: apply %s: %w", describe(w), scriptError(err))
 	}
 	if w.Touch {
+		if reply == int64(0) {
+			return nil, nil // changed nothing
+		}
 		vals, ok := reply.([]any)
 		if !ok || len(vals) != 3 {
 			return nil, fmt.Errorf("redis store: apply %s: malformed reply %v", describe(w), reply)

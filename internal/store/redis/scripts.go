@@ -144,7 +144,7 @@ end
 // retried after a lost reply changes nothing more.
 //
 // Returns the stored version for a put, the group's v, m and d fields for
-// a touch, 0 otherwise.
+// a touch that changed it, 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
 // "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
 // "NOTFOUND resource", "NOTFOUND group".
@@ -316,7 +316,10 @@ for _ = 1, tonumber(nextArg()) do
   local tk, ui, ai, rec = nextArg(), nextArg(), nextArg(), nextArg()
   if effective then rappend(reportBase, tk, ui, ai, rec) end
 end
-if groupMode == 'touch' then return redis.call('HMGET', KEYS[3], 'v', 'm', 'd') end
+if groupMode == 'touch' then
+  if not effective then return 0 end
+  return redis.call('HMGET', KEYS[3], 'v', 'm', 'd')
+end
 return version
 `)
 

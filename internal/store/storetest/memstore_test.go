@@ -406,7 +406,7 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 			return nil, err
 		}
 		if changed == 0 {
-			return r, nil // no effect: no version, marks or reports
+			return nil, nil // no effect: no version, marks or reports
 		}
 		r.Version++
 		if !w.Time.IsZero() {
