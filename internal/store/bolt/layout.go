@@ -16,6 +16,7 @@ import (
 //
 //	meta                          "schema" -> schemaVersion (8 bytes)
 //	res/<kind>                    id -> resource (codec.go); Sequence = number of resources
+//	pages/<kind>                  id partition -> number of ids in it (pages.go)
 //	idx/<kind>/<index>            unique index: folded value -> id
 //	                              non-unique index: value key (folded value + id, see valueKey) -> ""
 //	mem/<group id>                member id -> ""; Sequence = number of members
@@ -60,7 +61,7 @@ var (
 
 	topBuckets = [][]byte{
 		bucketMeta, bucketRes, bucketIdx, bucketMem, bucketGrp, bucketLink, bucketQueue,
-		bucketIdem, bucketLock, bucketFence, bucketTokens, bucketState, bucketReport,
+		bucketIdem, bucketLock, bucketFence, bucketTokens, bucketState, bucketReport, bucketPages,
 	}
 
 	keySchema = []byte("schema")
@@ -94,12 +95,14 @@ var (
 //	1  every index maps a folded value to its one holder
 //	2  the emails.value index holds value keys instead
 //	3  so does the externalId index, no longer unique
-const schemaVersion = 3
+//	4  pages/<kind> counts ids per partition, for list pages in O(page)
+const schemaVersion = 4
 
 // migrations[v] upgrades a file of schema v to schema v+1.
 var migrations = map[uint64]func(tx *bbolt.Tx) error{
 	1: toValueKeys(store.IndexEmail),
 	2: toValueKeys(store.IndexExternalID),
+	3: countPartitions,
 }
 
 // initLayout creates the top-level buckets and checks the schema version,

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"path/filepath"
 	"testing"
 	"time"
@@ -422,5 +423,41 @@ func TestOpenUpgradesSchema2(t *testing.T) {
 	must(t, err)
 	if got := ids(rs); len(got) != 1 || got[0] != "u3" {
 		t.Errorf("lookup all ext-a = %q, want [u3]: the upgraded entry of a deleted user must go", got)
+	}
+}
+
+// TestOpenUpgradesSchema3: a schema 3 file, which kept no per-partition id
+// counts, gets them at Open, so its list pages land on the right ids.
+func TestOpenUpgradesSchema3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := Open(path, Options{NoSync: true})
+	must(t, err)
+	ctx := context.Background()
+	var want []string
+	for i := range 40 {
+		id := fmt.Sprintf("%02x-%d", i%5, i)
+		want = append(want, id)
+		_, err := s.Apply(ctx, store.Write{Put: &store.Resource{Kind: store.KindUser, ID: id,
+			Indexes: []store.IndexKey{{Name: store.IndexUserName, Value: id}}}})
+		must(t, err)
+	}
+	slices.Sort(want)
+	must(t, s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketPages); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 3))
+	}))
+	must(t, s.Close())
+
+	s, err = Open(path, Options{NoSync: true})
+	must(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	for offset := range len(want) {
+		page, err := s.List(ctx, store.KindUser, offset, 3)
+		must(t, err)
+		if got := ids(page.Resources); len(got) == 0 || got[0] != want[offset] {
+			t.Fatalf("page at %d after the upgrade = %q, want it to start at %s", offset, got, want[offset])
+		}
 	}
 }

@@ -143,15 +143,7 @@ func (s *Store) List(ctx context.Context, kind store.Kind, offset, count int) (s
 			return nil
 		}
 		c := b.Cursor()
-		k, v := c.First()
-		for i := 0; k != nil && i < offset; i++ {
-			if i%4096 == 4095 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			k, v = c.Next()
-		}
+		k, v := seekOffset(tx, []byte(kind), c, max(offset, 0))
 		page.Resources = make([]*store.Resource, 0, min(count, page.Total-max(offset, 0)))
 		for ; k != nil && len(page.Resources) < count; k, v = c.Next() {
 			r, err := decodeResource(v)
@@ -312,6 +304,9 @@ func putResource(tx *bbolt.Tx, p *store.Resource, expect int64) (*store.Resource
 		if err := addCount(b, 1); err != nil {
 			return nil, err
 		}
+		if err := countID(tx, []byte(p.Kind), key, 1); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -342,6 +337,9 @@ func deleteResource(tx *bbolt.Tx, ref store.Ref, expect int64, now time.Time) er
 		return err
 	}
 	if err := addCount(b, -1); err != nil {
+		return err
+	}
+	if err := countID(tx, []byte(ref.Kind), key, -1); err != nil {
 		return err
 	}
 	return dropMemberships(tx, ref, now)

@@ -35,6 +35,7 @@ func listTests() []test {
 		{"OrderedByID", testListOrdered},
 		{"OffsetCount", testListOffsetCount},
 		{"AfterDelete", testListAfterDelete},
+		{"EveryOffset", testListEveryOffset},
 	}
 }
 
@@ -465,5 +466,40 @@ func testListAfterDelete(t *testing.T, s store.Store) {
 	got, total := listIDs(t, s, store.KindUser, 0, 10)
 	if !slices.Equal(got, []string{"u1", "u3"}) || total != 2 {
 		t.Fatalf("list after delete = %q (total %d), want [u1 u3] (total 2)", got, total)
+	}
+}
+
+// testListEveryOffset: a page at any offset is the slice of the id order
+// there, whatever the ids share (one-byte ids, ids that are prefixes of
+// others, long runs under one prefix, non-ASCII), after deletes too, and
+// an offset at or past the end is an empty page. A store that jumps to an
+// offset through counts kept per id range must land on the exact rank.
+func testListEveryOffset(t *testing.T, s store.Store) {
+	var ids []string
+	for i := range 150 {
+		ids = append(ids, fmt.Sprintf("%02x%04d", i%37, i))
+	}
+	ids = append(ids, "a", "a0", "0", "00", "ff", "ffff", "é", "zz-last", "0a0000")
+	for _, id := range ids {
+		mustCreate(t, s, newUser(id, "name-"+id))
+	}
+	mustCreate(t, s, newGroup("0g", "Not a user"))
+	var kept []string
+	for i, id := range ids {
+		if i%5 == 3 {
+			mustApply(t, s, store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: id}})
+			continue
+		}
+		kept = append(kept, id)
+	}
+	want := sorted(kept)
+	for _, count := range []int{1, 7, 100} {
+		for offset := 0; offset <= len(want)+1; offset++ {
+			got, total := listIDs(t, s, store.KindUser, offset, count)
+			exp := want[min(offset, len(want)):min(offset+count, len(want))]
+			if !slices.Equal(got, exp) || total != len(want) {
+				t.Fatalf("list offset %d count %d = %q (total %d), want %q (total %d)", offset, count, got, total, exp, len(want))
+			}
+		}
 	}
 }
