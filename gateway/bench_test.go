@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,37 +31,46 @@ import (
 )
 
 // benchClients is how many requests BenchmarkGateway keeps in flight.
-var benchClients = flag.Int("gateway.bench.clients", 8,
-	"concurrent clients of BenchmarkGateway (1 measures latency, more measure throughput)")
+var benchClients = flag.Int("gateway.bench.clients", 16,
+	"concurrent clients of BenchmarkGateway (16 as IdPs push; 1 measures latency)")
 
 // BenchmarkGateway measures the SCIM server over real loopback HTTP, per
-// store backend:
+// store backend, each workload against the baseline in the same run:
 //
 //	Baseline                      what any server must do for POST /Users: an echo
 //	                              handler decoding the body and making one write
 //	                              (Redis: one MULTI pipeline of HSET+HSET+ZADD; bolt:
-//	                              one Update with two Puts). Divide by it.
+//	                              one Update with two Puts)
 //	PostUser                      POST /Users, Okta's ~600-byte create body, unique
 //	                              userName, email and externalId each time
 //	GetByUserName/users={1000,100000}
 //	                              GET /Users?filter=userName eq "…" (Okta's pre-create
 //	                              lookup) against that many stored users
 //	PatchUser                     PATCH /Users/{id}, Entra's Replace of two attributes
-//	AddMember/members={100,50000} PATCH /Groups/{id} adding one member (Okta group push)
-//	                              to a group of that size, one group per client
+//	GroupAdd/members={100,50000}  PATCH /Groups/{id} adding one member (Okta group
+//	                              push), every client on ONE group of that size
+//	ListPage/users={1000,100000}  GET /Users?startIndex=…&count=100 at random pages
+//	                              of that population (Okta's import sweep)
+//	ListFlat                      the 100,000-user page against the 1,000-user page
+//	MixedOkta                     Okta provisioning a new user: the userName lookup
+//	                              (no match), POST /Users, the group push adding it
+//	                              to one shared group, GET /Users/{id}
+//
+// Each workload runs in at least three rounds interleaved with as many
+// baseline requests (benchLoad.compare); its x-baseline metric is its
+// throughput as a fraction of the baseline's (ListFlat: the 100,000-user
+// page's time over the 1,000-user page's, as x-1k; ≤ 1.2 is flat). Any
+// answer but the expected 2xx fails the benchmark: GroupAdd counts no 503.
 //
 // Every server provisions one app (benchMarker), so each write also queues
 // its fan-out marks, atomically, as in production.
 //
-// Load: -gateway.bench.clients (default 8) clients send requests
+// Load: -gateway.bench.clients (default 16) clients send requests
 // concurrently over one keep-alive http.Client, as an IdP's provisioning
-// engine does; ns/op is wall time per request, so req/s = 1e9 / ns/op is
-// the server's throughput on this machine (client, server and Redis share
-// its cores). cpu-µs/op is the CPU time this process (client, server,
-// store client) and, for redis, the Redis server spent per request: on a
-// machine shared with other work it is steadier than ns/op;
-// store-cpu-µs/op is the Redis server's part of it. allocs/op counts the
-// whole process.
+// engine does; ns/op is wall time per request of the workload.
+// cpu-µs/op is the CPU time this process (client, server, store client)
+// and, for redis, the Redis server spent per request. allocs/op counts
+// the whole process, baseline rounds included.
 //
 // Stores are seeded directly through the store API with the data the
 // gateway itself writes (benchUserWrite), once per backend and test binary:
@@ -71,19 +81,22 @@ func BenchmarkGateway(b *testing.B) {
 	for _, backend := range []string{"bolt", "redis"} {
 		b.Run(backend, func(b *testing.B) {
 			env := newBenchEnv(b, backend)
+			sizes := func(name string, ns []int, f func(b *testing.B, n int)) {
+				b.Run(name, func(b *testing.B) {
+					for _, n := range ns {
+						b.Run(fmt.Sprintf("%s=%d", map[bool]string{true: "members", false: "users"}[name == "GroupAdd"], n),
+							func(b *testing.B) { f(b, n) })
+					}
+				})
+			}
 			b.Run("Baseline", env.benchBaseline)
 			b.Run("PostUser", env.benchPostUser)
-			b.Run("GetByUserName", func(b *testing.B) {
-				for _, n := range []int{1000, 100000} {
-					b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) { env.benchGetByUserName(b, n) })
-				}
-			})
+			sizes("GetByUserName", []int{1000, 100000}, env.benchGetByUserName)
 			b.Run("PatchUser", env.benchPatchUser)
-			b.Run("AddMember", func(b *testing.B) {
-				for _, n := range []int{100, 50000} {
-					b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) { env.benchAddMember(b, n) })
-				}
-			})
+			sizes("GroupAdd", []int{100, 50000}, env.benchGroupAdd)
+			sizes("ListPage", []int{1000, 100000}, env.benchListPage)
+			b.Run("ListFlat", env.benchListFlat)
+			b.Run("MixedOkta", env.benchMixedOkta)
 		})
 	}
 }
@@ -132,7 +145,8 @@ type benchEnv struct {
 	write      *testServer // PostUser, PatchUser, AddMember
 	writeStore store.Store
 	pool       benchOnce[[]benchSeed]          // benchPoolSize users in writeStore
-	groups     map[int]*benchOnce[[]benchSeed] // AddMember's, one per client, by size
+	groups     map[int]*benchOnce[benchSeed] // GroupAdd's one group, by size
+	mixedGroup benchOnce[benchSeed]          // MixedOkta's group
 
 	lookups map[int]*benchLookup // GetByUserName, by population size
 
@@ -167,7 +181,7 @@ func newBenchEnv(b *testing.B, backend string) *benchEnv {
 		backend: backend,
 		client:  newBenchClient(),
 		clients: max(1, *benchClients),
-		groups:  map[int]*benchOnce[[]benchSeed]{100: {}, 50000: {}},
+		groups:  map[int]*benchOnce[benchSeed]{100: {}, 50000: {}},
 		lookups: map[int]*benchLookup{},
 	}
 	b.Cleanup(env.client.CloseIdleConnections)
@@ -312,22 +326,25 @@ func (env *benchEnv) userPool(b *testing.B) []benchSeed {
 	})
 }
 
-func (env *benchEnv) benchBaseline(b *testing.B) {
-	env.load().run(b, func(ctx context.Context, _, _ int) error {
-		body := benchUserBody("base", int(env.seq.Add(1)))
-		return benchDo(ctx, env.client, http.MethodPost, env.baselineURL, body, http.StatusCreated, nil)
-	})
+// baseline is one request to the baseline server.
+func (env *benchEnv) baseline(ctx context.Context, _, _ int) error {
+	body := benchUserBody("base", int(env.seq.Add(1)))
+	return benchDo(ctx, env.client, http.MethodPost, env.baselineURL, body, http.StatusCreated, nil)
 }
+
+func (env *benchEnv) benchBaseline(b *testing.B) { env.load().run(b, env.baseline) }
 
 func (env *benchEnv) benchPostUser(b *testing.B) {
 	u := env.write.URL + "/Users"
-	env.load().run(b, func(ctx context.Context, _, _ int) error {
+	env.load().compare(b, env.baseline, func(ctx context.Context, _, _ int) error {
 		body := benchUserBody("post", int(env.seq.Add(1)))
 		return benchDo(ctx, env.client, http.MethodPost, u, body, http.StatusCreated, nil)
 	})
 }
 
-func (env *benchEnv) benchGetByUserName(b *testing.B, n int) {
+// population seeds lookups[n] with n users once and returns the
+// userNames the lookups ask for.
+func (env *benchEnv) population(b *testing.B, n int) (*benchLookup, []string) {
 	if n > 10000 && testing.Short() {
 		b.Skipf("-short: not seeding %d users", n)
 	}
@@ -348,6 +365,11 @@ func (env *benchEnv) benchGetByUserName(b *testing.B, n int) {
 		}
 		return names, nil
 	})
+	return lk, names
+}
+
+func (env *benchEnv) benchGetByUserName(b *testing.B, n int) {
+	lk, names := env.population(b, n)
 	type probe struct {
 		url  string
 		want []byte
@@ -358,7 +380,7 @@ func (env *benchEnv) benchGetByUserName(b *testing.B, n int) {
 		f := strings.ReplaceAll(url.QueryEscape(`userName eq "`+name+`"`), "+", "%20")
 		probes[i] = probe{lk.srv.URL + "/Users?filter=" + f + "&startIndex=1&count=100", []byte(`"userName":"` + name + `"`)}
 	}
-	env.load().run(b, func(ctx context.Context, _, i int) error {
+	env.load().compare(b, env.baseline, func(ctx context.Context, _, i int) error {
 		p := probes[i%len(probes)]
 		return benchDo(ctx, env.client, http.MethodGet, p.url, nil, http.StatusOK, func(raw []byte) error {
 			if !bytes.Contains(raw, []byte(`"totalResults":1`)) || !bytes.Contains(raw, p.want) {
@@ -371,7 +393,7 @@ func (env *benchEnv) benchGetByUserName(b *testing.B, n int) {
 
 func (env *benchEnv) benchPatchUser(b *testing.B) {
 	pool := env.userPool(b)
-	env.load().run(b, func(ctx context.Context, _, _ int) error {
+	env.load().compare(b, env.baseline, func(ctx context.Context, _, _ int) error {
 		// Consecutive numbers go to different users: no two clients
 		// update one user at once, and each PATCH changes the values.
 		k := int(env.seq.Add(1))
@@ -380,25 +402,16 @@ func (env *benchEnv) benchPatchUser(b *testing.B) {
 	})
 }
 
-// benchAddMember sends each client's PATCHes to a group of its own. A
-// membership PATCH rewrites the group under compare-and-set on its version,
-// so clients sharing one group would measure retries of that CAS (and,
-// past maxCASRetries, 409s) rather than the cost of adding a member.
-func (env *benchEnv) benchAddMember(b *testing.B, n int) {
+// benchGroupAdd sends every client's PATCHes to ONE group of n members,
+// as several IdP workers push one big group: each adds one member. Rounds
+// of benchMemberRound adds are taken out again between rounds, with the
+// timer stopped, so that the group stays at its size. Any answer but 204
+// (a 503 of a write that lost a race) fails the benchmark.
+func (env *benchEnv) benchGroupAdd(b *testing.B, n int) {
 	pool := env.userPool(b)
-	what := fmt.Sprintf("%d groups of %d members", env.clients, n)
-	groups := seeded(b, env.groups[n], what, func(ctx context.Context) ([]benchSeed, error) {
-		out := make([]benchSeed, env.clients)
-		for c := range out {
-			g, err := benchSeedGroup(ctx, env.writeStore, benchSeedWorkers(env.backend), fmt.Sprintf("Bench %d #%d", n, c), n)
-			if err != nil {
-				return nil, err
-			}
-			out[c] = g
-		}
-		return out, nil
+	g := seeded(b, env.groups[n], fmt.Sprintf("a group of %d members", n), func(ctx context.Context) (benchSeed, error) {
+		return benchSeedGroup(ctx, env.writeStore, benchSeedWorkers(env.backend), fmt.Sprintf("Bench %d", n), n)
 	})
-	// Each round adds pool users 0..benchMemberRound-1, each to one group.
 	added := make([]string, benchMemberRound)
 	bodies := make([][]byte, benchMemberRound)
 	for i := range added {
@@ -406,28 +419,125 @@ func (env *benchEnv) benchAddMember(b *testing.B, n int) {
 		bodies[i] = benchAddMemberBody(pool[i].ID, pool[i].UserName)
 	}
 	remove := func(ctx context.Context) error {
-		for _, g := range groups {
-			if _, err := env.writeStore.Apply(ctx, store.Write{Group: g.ID, RemoveMembers: added}); err != nil {
-				return fmt.Errorf("remove the added members: %w", err)
-			}
+		if _, err := env.writeStore.Apply(ctx, store.Write{Group: g.ID, RemoveMembers: added}); err != nil {
+			return fmt.Errorf("remove the added members: %w", err)
 		}
 		return nil
 	}
-	// A previous run's last round is still in the groups.
+	// A previous run's last round is still in the group.
 	if err := remove(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	urls := make([]string, len(groups))
-	for c, g := range groups {
-		if got, err := env.writeStore.MemberCount(b.Context(), g.ID); err != nil || got != n {
-			b.Fatalf("group has %d members (%v), want %d", got, err, n)
-		}
-		urls[c] = env.write.URL + "/Groups/" + g.ID
+	if got, err := env.writeStore.MemberCount(b.Context(), g.ID); err != nil || got != n {
+		b.Fatalf("group has %d members (%v), want %d", got, err, n)
 	}
+	u := env.write.URL + "/Groups/" + g.ID
 	load := env.load()
 	load.round, load.between = benchMemberRound, remove
-	load.run(b, func(ctx context.Context, client, i int) error {
-		return benchDo(ctx, env.client, http.MethodPatch, urls[client], bodies[i%benchMemberRound], http.StatusNoContent, nil)
+	load.compare(b, env.baseline, func(ctx context.Context, _, i int) error {
+		return benchDo(ctx, env.client, http.MethodPatch, u, bodies[i%benchMemberRound], http.StatusNoContent, nil)
+	})
+	b.StopTimer()
+	// Every member of the last round is in: no PATCH was lost.
+	last := (b.N - 1) % benchMemberRound
+	for _, id := range added[:last+1] {
+		if in, err := env.writeStore.IsMember(b.Context(), g.ID, id); err != nil || !in {
+			b.Fatalf("member %s of the last round is missing (%v)", id, err)
+		}
+	}
+}
+
+// listPageProbes are GET /Users pages of 100 at random start indexes of a
+// population of n users.
+func listPageProbes(base string, n int) []string {
+	rng := rand.New(rand.NewPCG(uint64(n), 11))
+	out := make([]string, 256)
+	for i := range out {
+		out[i] = base + "/Users?startIndex=" + strconv.Itoa(1+rng.IntN(n-100)) + "&count=100"
+	}
+	return out
+}
+
+func benchListDo(ctx context.Context, c *http.Client, url string) error {
+	return benchDo(ctx, c, http.MethodGet, url, nil, http.StatusOK, func(raw []byte) error {
+		if !bytes.Contains(raw, []byte(`"itemsPerPage":100`)) {
+			return errors.New("want a full page of 100")
+		}
+		return nil
+	})
+}
+
+func (env *benchEnv) benchListPage(b *testing.B, n int) {
+	lk, _ := env.population(b, n)
+	probes := listPageProbes(lk.srv.URL, n)
+	env.load().compare(b, env.baseline, func(ctx context.Context, _, i int) error {
+		return benchListDo(ctx, env.client, probes[i%len(probes)])
+	})
+}
+
+// benchListFlat compares list pages of the 100,000-user population with
+// those of the 1,000-user one in the same run: x-1k is the large one's
+// time per page over the small one's (1 = flat).
+func (env *benchEnv) benchListFlat(b *testing.B) {
+	small, _ := env.population(b, 1000)
+	large, _ := env.population(b, 100000)
+	sp, lp := listPageProbes(small.srv.URL, 1000), listPageProbes(large.srv.URL, 100000)
+	load := env.load()
+	load.unit = "x-1k"
+	load.compare(b, func(ctx context.Context, _, i int) error {
+		return benchListDo(ctx, env.client, sp[i%len(sp)])
+	}, func(ctx context.Context, _, i int) error {
+		return benchListDo(ctx, env.client, lp[i%len(lp)])
+	})
+}
+
+// benchMixedOkta is Okta provisioning a new user, four requests: the
+// userName lookup that finds nothing, POST /Users, the group push adding
+// the user to one shared group, GET /Users/{id}. The baseline sends four
+// requests per flow too, so x-baseline compares request with request.
+func (env *benchEnv) benchMixedOkta(b *testing.B) {
+	g := seeded(b, &env.mixedGroup, "the mixed flow's group", func(ctx context.Context) (benchSeed, error) {
+		return benchSeedGroup(ctx, env.writeStore, 1, "Bench mixed", 0)
+	})
+	base := env.write.URL
+	load := env.load()
+	load.perOp = 4
+	load.compare(b, func(ctx context.Context, c, i int) error {
+		for range 4 {
+			if err := env.baseline(ctx, c, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(ctx context.Context, _, _ int) error {
+		k := int(env.seq.Add(1))
+		name := benchUserName("mixed", k)
+		f := strings.ReplaceAll(url.QueryEscape(`userName eq "`+name+`"`), "+", "%20")
+		err := benchDo(ctx, env.client, http.MethodGet, base+"/Users?filter="+f+"&startIndex=1&count=100", nil, http.StatusOK, func(raw []byte) error {
+			if !bytes.Contains(raw, []byte(`"totalResults":0`)) {
+				return errors.New("want no user yet")
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var id string
+		err = benchDo(ctx, env.client, http.MethodPost, base+"/Users", benchUserBody("mixed", k), http.StatusCreated, func(raw []byte) error {
+			var v struct{ ID string }
+			if err := json.Unmarshal(raw, &v); err != nil || v.ID == "" {
+				return fmt.Errorf("no id in the created user (%v)", err)
+			}
+			id = v.ID
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := benchDo(ctx, env.client, http.MethodPatch, base+"/Groups/"+g.ID, benchAddMemberBody(id, name), http.StatusNoContent, nil); err != nil {
+			return err
+		}
+		return benchDo(ctx, env.client, http.MethodGet, base+"/Users/"+id, nil, http.StatusOK, nil)
 	})
 }
 

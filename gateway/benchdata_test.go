@@ -219,6 +219,13 @@ type benchLoad struct {
 	// between runs (to undo what the round did).
 	round   int
 	between func(ctx context.Context) error
+	// perOp is how many HTTP requests one op makes (compare; 0 means 1):
+	// req/s and cpu-µs/op count requests.
+	perOp int
+	// unit, when set, names compare's ratio metric and makes it op time
+	// over base time (a cost ratio, as ListFlat's x-1k); unset, the
+	// metric is x-baseline, base time over op time (a throughput ratio).
+	unit string
 	// cpu, when set, is read around each round, and the CPU time spent
 	// in rounds is reported as cpu-µs/op, which depends less than ns/op
 	// on what else the machine runs.
@@ -372,6 +379,76 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 	}
 	if storeOK {
 		b.ReportMetric(float64(storeCPU.Microseconds())/float64(b.N), "store-cpu-µs/op")
+	}
+}
+
+// compare runs op and the baseline (base) in interleaved rounds of equal
+// size, at least three of each, over the same clients: b.N requests of op
+// and b.N of the baseline. ns/op, req/s and cpu-µs/op are op's; the
+// x-baseline metric is op's throughput as a fraction of the baseline's
+// measured in the same run (baseline time / op time; 1 = as fast, 0.5 =
+// half as fast), which drifts far less than either on a shared machine.
+// round, when > 0, caps a round's op requests, and between runs after
+// every op round but the last with the timer stopped (a workload that
+// must be reset). An op error, such as any non-2xx answer, fails b.
+func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, client, i int) error) {
+	b.Helper()
+	ctx := b.Context()
+	chunk := max(1, (b.N+2)/3)
+	if l.round > 0 {
+		chunk = min(chunk, l.round)
+	}
+	var opTime, baseTime, cpu time.Duration
+	cpuOK := l.cpu != nil
+	b.ReportAllocs()
+	b.ResetTimer()
+	for start := 0; start < b.N; start += chunk {
+		end := min(b.N, start+chunk)
+		b.StopTimer()
+		t0 := time.Now()
+		if err := benchRound(ctx, max(1, l.clients), start, end, base); err != nil {
+			b.Fatalf("baseline: %v", err)
+		}
+		baseTime += time.Since(t0)
+		var c0 time.Duration
+		if cpuOK {
+			var err error
+			c0, err = l.cpu(ctx)
+			cpuOK = err == nil
+		}
+		b.StartTimer()
+		t1 := time.Now()
+		if err := benchRound(ctx, max(1, l.clients), start, end, op); err != nil {
+			b.Fatal(err)
+		}
+		opTime += time.Since(t1)
+		b.StopTimer()
+		if cpuOK {
+			c1, err := l.cpu(ctx)
+			cpu += c1 - c0
+			cpuOK = err == nil
+		}
+		if end < b.N && l.between != nil {
+			if err := l.between(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	perOp := float64(max(1, l.perOp))
+	if opTime > 0 {
+		b.ReportMetric(perOp*float64(b.N)/opTime.Seconds(), "req/s")
+		unit := l.unit
+		if unit == "" {
+			unit = "x-baseline"
+			b.ReportMetric(baseTime.Seconds()/opTime.Seconds(), unit)
+		} else {
+			b.ReportMetric(opTime.Seconds()/baseTime.Seconds(), unit)
+		}
+	}
+	if cpuOK {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/perOp, "cpu-µs/op")
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/scimgate/scim-gateway/internal/jsondoc"
 	"github.com/scimgate/scim-gateway/internal/scim"
 	"github.com/scimgate/scim-gateway/internal/store"
 )
@@ -193,18 +194,7 @@ func (s *Server) answer(c echo.Context, k *kind, q query) error {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", k.store, err)
 		}
-		if err := s.prefetchGroups(c, k, page.Resources, q.proj); err != nil {
-			return err
-		}
-		items := make([]map[string]any, 0, len(page.Resources))
-		for _, r := range page.Resources {
-			v, err := s.view(c, k, r, q.proj)
-			if err != nil {
-				return err
-			}
-			items = append(items, v)
-		}
-		return writeSCIM(c, http.StatusOK, listResponse(page.Total, q.startIndex, items))
+		return s.writeList(c, k, q, page.Total, page.Resources)
 	}
 	matched, docs, err := s.matching(c, k, q)
 	if err != nil {
@@ -229,18 +219,45 @@ func (s *Server) answer(c echo.Context, k *kind, q query) error {
 	total := len(matched)
 	from := min(q.startIndex-1, total)
 	to := min(from+q.count, total)
-	if err := s.prefetchGroups(c, k, matched[from:to], q.proj); err != nil {
+	return s.writeList(c, k, q, total, matched[from:to])
+}
+
+// writeList answers a list query with its page rs of total results. The
+// JSON is written as listResponse's would be, each resource rendered as
+// view renders it; users stored from an IdP's document are spliced from
+// their stored JSON (appendUser) instead of decoded, projected and
+// encoded again: the bulk of a page's cost.
+func (s *Server) writeList(c echo.Context, k *kind, q query, total int, rs []*store.Resource) error {
+	if err := s.prefetchGroups(c, k, rs, q.proj); err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, to-from)
-	for _, r := range matched[from:to] {
-		v, err := s.view(c, k, r, q.proj)
-		if err != nil {
-			return err
+	out := make([]byte, 0, 256+len(rs)*1024)
+	out = append(out, `{"Resources":[`...)
+	for i, r := range rs {
+		if i > 0 {
+			out = append(out, ',')
 		}
-		items = append(items, v)
+		var err error
+		if renderedAsStored(k, r, q.proj) {
+			out, err = s.appendUser(out, c, r)
+		} else {
+			var v map[string]any
+			if v, err = s.view(c, k, r, q.proj); err == nil {
+				out, err = jsondoc.Append(out, v)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("render %s %s: %w", k.store, r.ID, err)
+		}
 	}
-	return writeSCIM(c, http.StatusOK, listResponse(total, q.startIndex, items))
+	out = append(out, `],"itemsPerPage":`...)
+	out = strconv.AppendInt(out, int64(len(rs)), 10)
+	out = append(out, `,"schemas":["`+schemaListResponse+`"],"startIndex":`...)
+	out = strconv.AppendInt(out, int64(q.startIndex), 10)
+	out = append(out, `,"totalResults":`...)
+	out = strconv.AppendInt(out, int64(total), 10)
+	out = append(out, '}')
+	return c.Blob(http.StatusOK, mediaSCIM+"; charset=utf-8", out)
 }
 
 // matching returns the resources a query's filter selects (all of them

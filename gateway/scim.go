@@ -160,35 +160,67 @@ type responseMeta struct {
 // JSON object's members. The stored attributes hold neither key (see
 // storable).
 func (s *Server) withIDAndMeta(c echo.Context, k *kind, r *store.Resource) ([]byte, error) {
+	return s.appendRendered(nil, c, k, r, nil)
+}
+
+// appendRendered appends withIDAndMeta's rendering of r to dst, with
+// extra, when not empty, a JSON object member (`"groups":[…]`) written
+// after meta.
+func (s *Server) appendRendered(dst []byte, c echo.Context, k *kind, r *store.Resource, extra []byte) ([]byte, error) {
 	attrs := bytes.TrimSpace(r.Data)
 	if len(attrs) < 2 || attrs[0] != '{' || attrs[len(attrs)-1] != '}' {
 		return nil, fmt.Errorf("stored %s %s is not a JSON object", k.store, r.ID)
 	}
-	id, err := json.Marshal(r.ID)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := json.Marshal(responseMeta{
-		ResourceType: k.rt.Name(),
-		Created:      r.Created.UTC().Format(time.RFC3339Nano),
-		LastModified: r.Modified.UTC().Format(time.RFC3339Nano),
-		Location:     s.baseURL(c) + k.rt.Endpoint() + "/" + r.ID,
-		Version:      etag(r.Version),
-	})
-	if err != nil {
-		return nil, err
-	}
 	rest := bytes.TrimSpace(attrs[1 : len(attrs)-1])
-	out := make([]byte, 0, len(attrs)+len(id)+len(meta)+20)
-	out = append(out, `{"id":`...)
-	out = append(out, id...)
-	out = append(out, `,"meta":`...)
-	out = append(out, meta...)
-	if len(rest) > 0 {
-		out = append(out, ',')
-		out = append(out, rest...)
+	dst = slices.Grow(dst, len(attrs)+len(extra)+256)
+	dst = append(dst, `{"id":`...)
+	dst = jsondoc.AppendString(dst, r.ID)
+	dst = append(dst, `,"meta":{"resourceType":`...)
+	dst = jsondoc.AppendString(dst, k.rt.Name())
+	dst = append(dst, `,"created":`...)
+	dst = jsondoc.AppendString(dst, r.Created.UTC().Format(time.RFC3339Nano))
+	dst = append(dst, `,"lastModified":`...)
+	dst = jsondoc.AppendString(dst, r.Modified.UTC().Format(time.RFC3339Nano))
+	dst = append(dst, `,"location":`...)
+	dst = jsondoc.AppendString(dst, s.baseURL(c)+k.rt.Endpoint()+"/"+r.ID)
+	dst = append(dst, `,"version":`...)
+	dst = jsondoc.AppendString(dst, etag(r.Version))
+	dst = append(dst, '}')
+	if len(extra) > 0 {
+		dst = append(dst, ',')
+		dst = append(dst, extra...)
 	}
-	return append(out, '}'), nil
+	if len(rest) > 0 {
+		dst = append(dst, ',')
+		dst = append(dst, rest...)
+	}
+	return append(dst, '}'), nil
+}
+
+// renderedAsStored reports whether a stored user renders, with the
+// default projection, as its stored JSON plus id, meta and groups: what
+// the gateway stored from an IdP's document holds nothing that Project
+// would drop or change (TestCreatedUserBody, TestListedUsersAsFetched).
+// Users stored by an import are rendered the general way.
+func renderedAsStored(k *kind, r *store.Resource, p projection) bool {
+	return k == userKind && p.all() && r.Origin == store.OriginIdP
+}
+
+// appendUser appends the default rendering of a stored user (see
+// renderedAsStored) to dst: withIDAndMeta with its groups.
+func (s *Server) appendUser(dst []byte, c echo.Context, r *store.Resource) ([]byte, error) {
+	groups, err := s.userGroups(c, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	var extra []byte
+	if len(groups) > 0 {
+		extra = append(extra, `"groups":`...)
+		if extra, err = jsondoc.Append(extra, groups); err != nil {
+			return nil, fmt.Errorf("encode groups of %s: %w", r.ID, err)
+		}
+	}
+	return s.appendRendered(dst, c, userKind, r, extra)
 }
 
 // storedData strips what the store keeps elsewhere (id, meta, members)
@@ -348,7 +380,16 @@ func (s *Server) get(k *kind) echo.HandlerFunc {
 			c.Response().Header().Set("ETag", etag(r.Version))
 			return c.NoContent(http.StatusNotModified)
 		}
-		v, err := s.view(c, k, r, projectionOf(c))
+		p := projectionOf(c)
+		if renderedAsStored(k, r, p) {
+			out, err := s.appendUser(nil, c, r)
+			if err != nil {
+				return err
+			}
+			c.Response().Header().Set("ETag", etag(r.Version))
+			return c.Blob(http.StatusOK, mediaSCIM+"; charset=utf-8", out)
+		}
+		v, err := s.view(c, k, r, p)
 		if err != nil {
 			return err
 		}
