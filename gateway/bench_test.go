@@ -144,7 +144,7 @@ type benchEnv struct {
 
 	write      *testServer // PostUser, PatchUser, AddMember
 	writeStore store.Store
-	pool       benchOnce[[]benchSeed]          // benchPoolSize users in writeStore
+	pool       benchOnce[[]benchSeed]        // benchPoolSize users in writeStore
 	groups     map[int]*benchOnce[benchSeed] // GroupAdd's one group, by size
 	mixedGroup benchOnce[benchSeed]          // MixedOkta's group
 
