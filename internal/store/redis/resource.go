@@ -40,7 +40,7 @@ func decodeResource(v, m, d any) (*store.Resource, error) {
 		return nil, fmt.Errorf("malformed resource version %q: %w", vs, err)
 	}
 	var meta resourceMeta
-	if err := json.Unmarshal([]byte(ms), &meta); err != nil {
+	if err := decodeMeta(ms, &meta); err != nil {
 		return nil, fmt.Errorf("malformed resource metadata: %w", err)
 	}
 	r := &store.Resource{
