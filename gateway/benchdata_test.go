@@ -398,8 +398,8 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 	if l.round > 0 {
 		chunk = min(chunk, l.round)
 	}
-	var opTime, baseTime, cpu time.Duration
-	cpuOK := l.cpu != nil
+	var opTime, baseTime, cpu, storeCPU time.Duration
+	cpuOK, storeOK := l.cpu != nil, l.storeCPU != nil
 	b.ReportAllocs()
 	b.ResetTimer()
 	for start := 0; start < b.N; start += chunk {
@@ -410,11 +410,16 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 			b.Fatalf("baseline: %v", err)
 		}
 		baseTime += time.Since(t0)
-		var c0 time.Duration
+		var c0, s0 time.Duration
 		if cpuOK {
 			var err error
 			c0, err = l.cpu(ctx)
 			cpuOK = err == nil
+		}
+		if storeOK {
+			var err error
+			s0, err = l.storeCPU(ctx)
+			storeOK = err == nil
 		}
 		b.StartTimer()
 		t1 := time.Now()
@@ -427,6 +432,11 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 			c1, err := l.cpu(ctx)
 			cpu += c1 - c0
 			cpuOK = err == nil
+		}
+		if storeOK {
+			s1, err := l.storeCPU(ctx)
+			storeCPU += s1 - s0
+			storeOK = err == nil
 		}
 		if end < b.N && l.between != nil {
 			if err := l.between(ctx); err != nil {
@@ -449,6 +459,9 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 	}
 	if cpuOK {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/perOp, "cpu-µs/op")
+	}
+	if storeOK {
+		b.ReportMetric(float64(storeCPU.Microseconds())/float64(b.N)/perOp, "store-cpu-µs/op")
 	}
 }
 

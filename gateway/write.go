@@ -513,7 +513,16 @@ func (s *Server) patchMembers(c echo.Context, add, remove []string, status int) 
 }
 
 func (s *Server) respondWrite(c echo.Context, k *kind, r *store.Resource, status int) error {
-	v, err := s.view(c, k, r, projectionOf(c))
+	p := projectionOf(c)
+	if renderedAsStored(k, r, p) {
+		out, err := s.appendUser(nil, c, r)
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("ETag", etag(r.Version))
+		return c.Blob(status, mediaSCIM+"; charset=utf-8", out)
+	}
+	v, err := s.view(c, k, r, p)
 	if err != nil {
 		return err
 	}
