@@ -332,36 +332,18 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 	if round <= 0 {
 		round = b.N
 	}
-	var cpu, storeCPU time.Duration
-	cpuOK, storeOK := l.cpu != nil, l.storeCPU != nil
+	cpu, storeCPU := newCPUMeter(l.cpu), newCPUMeter(l.storeCPU)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for start := 0; start < b.N; start += round {
 		end := min(b.N, start+round)
-		var c0, s0 time.Duration
-		if cpuOK {
-			var err error
-			c0, err = l.cpu(ctx)
-			cpuOK = err == nil
-		}
-		if storeOK {
-			var err error
-			s0, err = l.storeCPU(ctx)
-			storeOK = err == nil
-		}
+		cpu.begin(ctx)
+		storeCPU.begin(ctx)
 		if err := benchRound(ctx, max(1, l.clients), start, end, op); err != nil {
 			b.Fatal(err)
 		}
-		if cpuOK {
-			c1, err := l.cpu(ctx)
-			cpu += c1 - c0
-			cpuOK = err == nil
-		}
-		if storeOK {
-			s1, err := l.storeCPU(ctx)
-			storeCPU += s1 - s0
-			storeOK = err == nil
-		}
+		cpu.end(ctx)
+		storeCPU.end(ctx)
 		if end < b.N && l.between != nil {
 			b.StopTimer()
 			if err := l.between(ctx); err != nil {
@@ -374,11 +356,40 @@ func (l benchLoad) run(b *testing.B, op func(ctx context.Context, client, i int)
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "req/s")
 	}
-	if cpuOK {
-		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	cpu.report(b, "cpu-µs/op", float64(b.N))
+	storeCPU.report(b, "store-cpu-µs/op", float64(b.N))
+}
+
+// cpuMeter sums a CPU counter's growth over the rounds a benchmark
+// measures; a counter that fails once is not reported.
+type cpuMeter struct {
+	read         benchCPU
+	ok           bool
+	total, start time.Duration
+}
+
+func newCPUMeter(read benchCPU) *cpuMeter { return &cpuMeter{read: read, ok: read != nil} }
+
+func (m *cpuMeter) begin(ctx context.Context) {
+	if m.ok {
+		var err error
+		m.start, err = m.read(ctx)
+		m.ok = err == nil
 	}
-	if storeOK {
-		b.ReportMetric(float64(storeCPU.Microseconds())/float64(b.N), "store-cpu-µs/op")
+}
+
+func (m *cpuMeter) end(ctx context.Context) {
+	if m.ok {
+		now, err := m.read(ctx)
+		m.total += now - m.start
+		m.ok = err == nil
+	}
+}
+
+// report reports the CPU per op of n ops, in µs, as unit.
+func (m *cpuMeter) report(b *testing.B, unit string, n float64) {
+	if m.ok && n > 0 {
+		b.ReportMetric(float64(m.total.Microseconds())/n, unit)
 	}
 }
 
@@ -398,8 +409,8 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 	if l.round > 0 {
 		chunk = min(chunk, l.round)
 	}
-	var opTime, baseTime, cpu, storeCPU time.Duration
-	cpuOK, storeOK := l.cpu != nil, l.storeCPU != nil
+	var opTime, baseTime time.Duration
+	cpu, storeCPU := newCPUMeter(l.cpu), newCPUMeter(l.storeCPU)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for start := 0; start < b.N; start += chunk {
@@ -410,17 +421,8 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 			b.Fatalf("baseline: %v", err)
 		}
 		baseTime += time.Since(t0)
-		var c0, s0 time.Duration
-		if cpuOK {
-			var err error
-			c0, err = l.cpu(ctx)
-			cpuOK = err == nil
-		}
-		if storeOK {
-			var err error
-			s0, err = l.storeCPU(ctx)
-			storeOK = err == nil
-		}
+		cpu.begin(ctx)
+		storeCPU.begin(ctx)
 		b.StartTimer()
 		t1 := time.Now()
 		if err := benchRound(ctx, max(1, l.clients), start, end, op); err != nil {
@@ -428,16 +430,8 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 		}
 		opTime += time.Since(t1)
 		b.StopTimer()
-		if cpuOK {
-			c1, err := l.cpu(ctx)
-			cpu += c1 - c0
-			cpuOK = err == nil
-		}
-		if storeOK {
-			s1, err := l.storeCPU(ctx)
-			storeCPU += s1 - s0
-			storeOK = err == nil
-		}
+		cpu.end(ctx)
+		storeCPU.end(ctx)
 		if end < b.N && l.between != nil {
 			if err := l.between(ctx); err != nil {
 				b.Fatal(err)
@@ -449,20 +443,14 @@ func (l benchLoad) compare(b *testing.B, base, op func(ctx context.Context, clie
 	perOp := float64(max(1, l.perOp))
 	if opTime > 0 {
 		b.ReportMetric(perOp*float64(b.N)/opTime.Seconds(), "req/s")
-		unit := l.unit
-		if unit == "" {
-			unit = "x-baseline"
-			b.ReportMetric(baseTime.Seconds()/opTime.Seconds(), unit)
+		if l.unit == "" {
+			b.ReportMetric(baseTime.Seconds()/opTime.Seconds(), "x-baseline")
 		} else {
-			b.ReportMetric(opTime.Seconds()/baseTime.Seconds(), unit)
+			b.ReportMetric(opTime.Seconds()/baseTime.Seconds(), l.unit)
 		}
 	}
-	if cpuOK {
-		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N)/perOp, "cpu-µs/op")
-	}
-	if storeOK {
-		b.ReportMetric(float64(storeCPU.Microseconds())/float64(b.N)/perOp, "store-cpu-µs/op")
-	}
+	cpu.report(b, "cpu-µs/op", float64(b.N)*perOp)
+	storeCPU.report(b, "store-cpu-µs/op", float64(b.N)*perOp)
 }
 
 // benchRound runs op for i in [start, end) on clients goroutines and

@@ -380,21 +380,7 @@ func (s *Server) get(k *kind) echo.HandlerFunc {
 			c.Response().Header().Set("ETag", etag(r.Version))
 			return c.NoContent(http.StatusNotModified)
 		}
-		p := projectionOf(c)
-		if renderedAsStored(k, r, p) {
-			out, err := s.appendUser(nil, c, r)
-			if err != nil {
-				return err
-			}
-			c.Response().Header().Set("ETag", etag(r.Version))
-			return c.Blob(http.StatusOK, mediaSCIM+"; charset=utf-8", out)
-		}
-		v, err := s.view(c, k, r, p)
-		if err != nil {
-			return err
-		}
-		c.Response().Header().Set("ETag", etag(r.Version))
-		return writeSCIM(c, http.StatusOK, v)
+		return s.respondWrite(c, k, r, http.StatusOK)
 	}
 }
 
