@@ -261,7 +261,9 @@ func (s *Server) writeList(c echo.Context, k *kind, q query, total int, rs []*st
 }
 
 // matching returns the resources a query's filter selects (all of them
-// without a filter), with their documents, in id order.
+// without a filter), with their documents, in id order. The documents are
+// nil when the query does not sort and an index answered the filter
+// exactly (scim.Filter.Exact).
 func (s *Server) matching(c echo.Context, k *kind, q query) ([]*store.Resource, []map[string]any, error) {
 	ctx := c.Request().Context()
 	var f *scim.Filter
@@ -290,6 +292,19 @@ func (s *Server) matching(c echo.Context, k *kind, q query) ([]*store.Resource, 
 		out = append(out, r)
 		docs = append(docs, doc)
 		return nil
+	}
+	if f != nil && q.sortBy == "" {
+		// The index answers the filter exactly: no document to decode
+		// and match (documents are only needed to sort).
+		if key, ok := f.Exact(); ok {
+			if _, indexed := k.storeIndex(key.Name); indexed || key.Name == "id" {
+				rs, err := s.candidates(c, k, key)
+				if err != nil {
+					return nil, nil, err
+				}
+				return rs, make([]map[string]any, len(rs)), nil
+			}
+		}
 	}
 	if f != nil {
 		if key, ok := s.bestKey(k, f.Plan()); ok {

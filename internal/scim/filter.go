@@ -85,6 +85,28 @@ func (f *Filter) MatchWith(res map[string]any, h Hooks) (bool, error) {
 	return ok, nil
 }
 
+// Exact returns the one index lookup whose candidates are exactly the
+// filter's matches, when there is one: the whole filter is a single `eq`
+// with a string literal on id (compared exactly, as ids are looked up),
+// or on userName, displayName or emails.value, which are not caseExact
+// and so compare folded with strings.ToLower as the store folds index
+// keys. The caller may then skip Match on the candidates. A caseExact
+// attribute (externalId) is not exact: its folded index finds a superset.
+func (f *Filter) Exact() (IndexKey, bool) {
+	n, ok := f.root.(*cmpNode)
+	if !ok {
+		return IndexKey{}, false
+	}
+	k, ok := n.indexKey()
+	if !ok || n.path.Sub != nil && k.Name != "emails.value" {
+		return IndexKey{}, false
+	}
+	if k.Name != "id" && (n.leaf == nil || n.leaf.CaseExact || n.leaf.Type == TypeBinary) {
+		return IndexKey{}, false
+	}
+	return k, true
+}
+
 // Plan returns equality lookups that produce candidates for the filter
 // from an index: each `eq` with a string literal on id, userName,
 // externalId, displayName or emails.value (also written emails[value eq

@@ -528,3 +528,42 @@ func TestFilterFoldsLikeTheStore(t *testing.T) {
 		t.Errorf("upper case not folded")
 	}
 }
+
+// TestFilterExact: only a lone eq on a string whose comparison folds as
+// the store's index does is exact; a caseExact attribute, a conjunction,
+// another operator or a value path is not.
+func TestFilterExact(t *testing.T) {
+	for _, tc := range []struct {
+		filter string
+		want   IndexKey
+		exact  bool
+	}{
+		{`userName eq "Alice@Example.com"`, IndexKey{"userName", "Alice@Example.com"}, true},
+		{`id eq "2819c223"`, IndexKey{"id", "2819c223"}, true},
+		{`emails.value eq "a@x"`, IndexKey{"emails.value", "a@x"}, true},
+		{`externalId eq "ext"`, IndexKey{}, false},
+		{`userName eq "a" and active eq true`, IndexKey{}, false},
+		{`userName co "a"`, IndexKey{}, false},
+		{`userName eq "a" or userName eq "b"`, IndexKey{}, false},
+		{`emails[value eq "a@x"]`, IndexKey{}, false},
+		{`not (userName eq "a")`, IndexKey{}, false},
+		{`title eq "x"`, IndexKey{}, false},
+	} {
+		got, ok := mustCompile(t, tc.filter, UserResourceType).Exact()
+		if ok != tc.exact || got != tc.want {
+			t.Errorf("Exact(%s) = %v, %v; want %v, %v", tc.filter, got, ok, tc.want, tc.exact)
+		}
+	}
+	if k, ok := mustCompile(t, `displayName eq "Eng"`, GroupResourceType).Exact(); !ok || k.Name != "displayName" {
+		t.Errorf("Exact(displayName eq) on groups = %v, %v", k, ok)
+	}
+	// Exactness is sound: for each exact filter, a resource matches iff
+	// its folded index value equals the folded literal.
+	for _, name := range []string{"susan", "SUSAN", "ſusan", "Susan ", "süsan", "SÜSAN"} {
+		f := mustCompile(t, `userName eq "Susan"`, UserResourceType)
+		got := f.Match(map[string]any{"userName": name})
+		if want := strings.ToLower(name) == strings.ToLower("Susan"); got != want {
+			t.Errorf("userName %q: match %v, folded index equality %v", name, got, want)
+		}
+	}
+}
