@@ -161,5 +161,29 @@ func TestMembershipPatchEdges(t *testing.T) {
 		if m := memberIDs(g.Body); len(m) != 2 {
 			t.Errorf("members after the edge cases: %v", m)
 		}
+
+		// A PATCH of several members reports only those that really
+		// joined or left, found in one store read.
+		third := str(ts.do("POST", "/Users", oktaUser("edge3@example.com")).must(t, 201).Body["id"])
+		before := ts.store.groupsOfMany.Load()
+		ts.do("PATCH", "/Groups/"+gid, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{
+				map[string]any{"op": "add", "path": "members", "value": []any{map[string]any{"value": uid}, map[string]any{"value": third}}},
+				map[string]any{"op": "remove", "path": "members", "value": []any{map[string]any{"value": other}, map[string]any{"value": "never-in"}}},
+			}}).must(t, 204)
+		if n := ts.store.groupsOfMany.Load() - before; n != 1 {
+			t.Errorf("a PATCH of 4 members read memberships %d times, want once", n)
+		}
+		latest, _, err := st.QueryReports(context.Background(), store.ReportQuery{Operation: store.OpPatch, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(latest) != 1 || len(latest[0].Changes) != 1 ||
+			fmt.Sprint(latest[0].Changes[0].New) != fmt.Sprint([]any{third}) || fmt.Sprint(latest[0].Changes[0].Old) != fmt.Sprint([]any{other}) {
+			t.Errorf("report of a PATCH adding a present and a new member, removing a present and an absent one: %+v", latest)
+		}
+		if m := memberIDs(ts.do("GET", "/Groups/"+gid, nil).must(t, 200).Body); !m[uid] || !m[third] || m[other] || len(m) != 2 {
+			t.Errorf("members after the multi-member PATCH: %v", m)
+		}
 	})
 }

@@ -145,16 +145,6 @@ func (s *Server) decorate(c echo.Context, k *kind, r *store.Resource, doc map[st
 	return doc
 }
 
-// responseMeta is the "meta" attribute of a response, in RFC 7643's
-// order.
-type responseMeta struct {
-	ResourceType string `json:"resourceType"`
-	Created      string `json:"created"`
-	LastModified string `json:"lastModified"`
-	Location     string `json:"location"`
-	Version      string `json:"version"`
-}
-
 // withIDAndMeta renders a stored resource as decorate would, without
 // decoding its attributes: "id" and "meta" are written ahead of the stored
 // JSON object's members. The stored attributes hold neither key (see
@@ -200,7 +190,7 @@ func (s *Server) appendRendered(dst []byte, c echo.Context, k *kind, r *store.Re
 // renderedAsStored reports whether a stored user renders, with the
 // default projection, as its stored JSON plus id, meta and groups: what
 // the gateway stored from an IdP's document holds nothing that Project
-// would drop or change (TestCreatedUserBody, TestListedUsersAsFetched).
+// would drop or change (TestCreatedUserBody, TestListedUsersAsViewed).
 // Users stored by an import are rendered the general way.
 func renderedAsStored(k *kind, r *store.Resource, p projection) bool {
 	return k == userKind && p.all() && r.Origin == store.OriginIdP

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -309,32 +310,28 @@ func (s *Server) memberDiff(c echo.Context, groupID string, want []string) (add,
 }
 
 // effectiveDelta drops adds of present members and removes of absent
-// ones, one O(1) membership check each, so a PATCH that changes nothing
-// writes nothing and keeps its version.
-func (s *Server) effectiveDelta(c echo.Context, groupID string, doc map[string]any, add, remove []string) (map[string]any, []string, []string, error) {
-	ctx := c.Request().Context()
-	keep := func(ids []string, want bool) ([]string, error) {
+// ones, so a PATCH that changes nothing writes nothing and keeps its
+// version, and its report names only real changes. One store read
+// (GroupsOfMany) answers for every id, not a round trip each.
+func (s *Server) effectiveDelta(c echo.Context, groupID string, add, remove []string) ([]string, []string, error) {
+	if len(add)+len(remove) == 0 {
+		return add, remove, nil
+	}
+	ids := append(append(make([]string, 0, len(add)+len(remove)), add...), remove...)
+	groups, err := s.opts.Store.GroupsOfMany(c.Request().Context(), ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("memberships in %s: %w", groupID, err)
+	}
+	keep := func(ids []string, want bool) []string {
 		var out []string
 		for _, id := range ids {
-			in, err := s.opts.Store.IsMember(ctx, groupID, id)
-			if err != nil {
-				return nil, fmt.Errorf("membership of %s in %s: %w", id, groupID, err)
-			}
-			if in == want {
+			if slices.Contains(groups[id], groupID) == want {
 				out = append(out, id)
 			}
 		}
-		return out, nil
+		return out
 	}
-	add, err := keep(add, false)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	remove, err = keep(remove, true)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return doc, add, remove, nil
+	return keep(add, false), keep(remove, true), nil
 }
 
 // afterWrite tells the reconcilers a write queued work.
@@ -427,7 +424,8 @@ func (s *Server) patch(k *kind) echo.HandlerFunc {
 				add, remove, err := s.memberDiff(c, cur.ID, d.Add)
 				return res.Resource, add, remove, err
 			}
-			return s.effectiveDelta(c, cur.ID, res.Resource, d.Add, d.Remove)
+			add, remove, err := s.effectiveDelta(c, cur.ID, d.Add, d.Remove)
+			return res.Resource, add, remove, err
 		})
 		if err != nil {
 			return err
@@ -473,7 +471,7 @@ func (s *Server) patchMembers(c echo.Context, add, remove []string, status int) 
 		// The report names the members that really joined or left. A
 		// single change needs no read for that: the store tells when it
 		// changed nothing.
-		if _, add, remove, err = s.effectiveDelta(c, cur.ID, nil, add, remove); err != nil {
+		if add, remove, err = s.effectiveDelta(c, cur.ID, add, remove); err != nil {
 			return nil, err
 		}
 	}

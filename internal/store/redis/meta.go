@@ -17,7 +17,7 @@ import (
 // field this build does not know) goes to json.Unmarshal, which stays the
 // reference (FuzzDecodeMeta holds the two equal).
 func decodeMeta(s string, m *resourceMeta) error {
-	if ok := fastMeta(s, m); ok {
+	if fastMeta(s, m) {
 		return nil
 	}
 	*m = resourceMeta{}
