@@ -66,3 +66,37 @@ func TestListReadsGroupsOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteAnswersReadGroupsWithTheWrite: a user's PATCH and PUT answer
+// with its groups read in the write itself (store.Write.ReadGroups), not
+// in a read of their own, and they are the groups it is in.
+func TestWriteAnswersReadGroupsWithTheWrite(t *testing.T) {
+	eachBackend(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ts := startServer(t, open(t))
+		user := ts.do("POST", "/Users", oktaUser("rg@example.com")).must(t, 201).Body
+		id := str(user["id"])
+		gid := str(ts.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"},
+			"displayName": "Eng", "members": []any{map[string]any{"value": id}}}).must(t, 201).Body["id"])
+		wantGroups := func(what string, body map[string]any) {
+			t.Helper()
+			gs, _ := body["groups"].([]any)
+			if len(gs) != 1 {
+				t.Fatalf("%s: groups %v, want Eng", what, body["groups"])
+			}
+			if g := gs[0].(map[string]any); str(g["value"]) != gid || str(g["display"]) != "Eng" {
+				t.Errorf("%s: group %v, want %s Eng", what, g, gid)
+			}
+		}
+
+		ts.store.groupsOf.Store(0)
+		patched := ts.do("PATCH", "/Users/"+id, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+			"Operations": []any{map[string]any{"op": "replace", "path": "title", "value": "Lead"}}}).must(t, 200).Body
+		wantGroups("PATCH answer", patched)
+		delete(user, "groups")
+		user["title"] = "Staff"
+		wantGroups("PUT answer", ts.do("PUT", "/Users/"+id, user).must(t, 200).Body)
+		if n := ts.store.groupsOf.Load(); n != 0 {
+			t.Errorf("PATCH and PUT made %d GroupsOf reads, want 0: the write reads the groups", n)
+		}
+	})
+}

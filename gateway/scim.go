@@ -536,6 +536,12 @@ func (s *Server) prefetchGroups(c echo.Context, k *kind, rs []*store.Resource, p
 	return nil
 }
 
+// readGroups keeps the groups a write read with a user (Write.ReadGroups)
+// for the answer, as prefetchGroups does for a list page.
+func readGroups(c echo.Context, r *store.Resource) {
+	c.Set(ctxUserGroups, map[string][]string{r.ID: r.MemberOf})
+}
+
 // prefetchedGroups returns a copy of a user's prefetched group ids, and
 // whether they were prefetched.
 func prefetchedGroups(c echo.Context, userID string) ([]string, bool) {

@@ -250,6 +250,8 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, status int, fn update) (*s
 			}
 		} else {
 			w.Marks = s.userMarks(cur.ID)
+			// The answer shows the user's groups: read them with the write.
+			w.ReadGroups = true
 		}
 		rec := &auditRecord{kind: k, id: cur.ID, user: k.nameIn(next), changes: changesOf(k, doc, next)}
 		rec.changes = append(rec.changes, memberChange(add, remove)...)
@@ -259,6 +261,9 @@ func (s *Server) applyUpdate(c echo.Context, k *kind, status int, fn update) (*s
 		case err == nil:
 			s.afterWrite(w)
 			reported(c, rec)
+			if w.ReadGroups {
+				readGroups(c, stored)
+			}
 			return stored, nil
 		case errors.Is(err, store.ErrConflict):
 			return nil, s.conflictDetail(c, k, next, cur.ID)

@@ -112,6 +112,12 @@ type Resource struct {
 	Origin   string          `json:"origin,omitempty"` // OriginIdP or AppOrigin(app)
 	Indexes  []IndexKey      `json:"indexes,omitempty"`
 	Data     json.RawMessage `json:"data"`
+
+	// MemberOf holds, on a Resource that Apply returns for a Put with
+	// Write.ReadGroups, the ids of the groups it is a member of (nil when
+	// none, unordered), as of the write. Nothing stores it and no other
+	// method sets it: everywhere else, GroupsOf answers.
+	MemberOf []string `json:"-"`
 }
 
 // Mark asks for (App, Key) to be reconciled at or after Due; both must be
@@ -195,6 +201,13 @@ type Write struct {
 	// the caller knows which it was. This is how a PATCH that only adds or removes members is
 	// stored without compare-and-set, whatever the group's size.
 	Touch bool
+
+	// ReadGroups asks Apply to read, in the same atomic step as a Put, the
+	// groups the put resource is a member of, and to return them as the
+	// stored Resource's MemberOf: a gateway answering a user's PUT or
+	// PATCH with its readOnly "groups" needs no second round trip for
+	// them. Invalid without a Put.
+	ReadGroups bool
 
 	// Marks are queued in the same atomic step; an invalid Mark (see
 	// Mark.Validate) makes the Write invalid.

@@ -40,6 +40,9 @@ func (w Write) Validate() error {
 	if w.Touch && (w.Group == "" || w.Put != nil || w.Delete != nil) {
 		return invalid("a touch is a membership-only write: it needs a Group and no Put or Delete")
 	}
+	if w.ReadGroups && w.Put == nil {
+		return invalid("ReadGroups reads the groups of a Put's resource: it needs a Put")
+	}
 	for _, m := range w.Marks {
 		if err := m.Validate(); err != nil {
 			return err

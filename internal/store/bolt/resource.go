@@ -209,6 +209,11 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		if err := appendReports(tx, w.Reports, reports); err != nil {
 			return false, fmt.Errorf("report: %w", err)
 		}
+		if w.ReadGroups {
+			if out.MemberOf, err = groupsOf(tx, w.Put.ID); err != nil {
+				return false, fmt.Errorf("groups of %q: %w", w.Put.ID, err)
+			}
+		}
 		changed := w.Put != nil || w.Delete != nil ||
 			len(w.AddMembers) > 0 || len(w.RemoveMembers) > 0 || len(w.Marks) > 0 || len(w.Reports) > 0
 		return changed, nil
@@ -647,17 +652,26 @@ func (s *Store) GroupsOfMany(ctx context.Context, memberIDs []string) (map[strin
 func (s *Store) GroupsOf(ctx context.Context, memberID string) ([]string, error) {
 	var ids []string
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := nested(tx, bucketGrp, []byte(memberID))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			ids = append(ids, string(k))
-			return nil
-		})
+		var err error
+		ids, err = groupsOf(tx, memberID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bolt store: groups of %q: %w", memberID, err)
 	}
 	return ids, nil
+}
+
+// groupsOf reads the ids of the groups memberID is in (nil when none).
+func groupsOf(tx *bbolt.Tx, memberID string) ([]string, error) {
+	b := nested(tx, bucketGrp, []byte(memberID))
+	if b == nil {
+		return nil, nil
+	}
+	var ids []string
+	err := b.ForEach(func(k, _ []byte) error {
+		ids = append(ids, string(k))
+		return nil
+	})
+	return ids, err
 }

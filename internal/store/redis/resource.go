@@ -253,7 +253,11 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 		args = append(args, e.name, e.folded, e.set)
 	}
 	args = append(args, w.Group, s.k.memberPrefix(), s.k.groupsPrefix(), groupMode)
-	args = append(args, s.k.resourcePrefix(string(store.KindGroup)), touched, len(w.AddMembers))
+	readGroups := ""
+	if w.ReadGroups {
+		readGroups = "1"
+	}
+	args = append(args, s.k.resourcePrefix(string(store.KindGroup)), touched, readGroups, len(w.AddMembers))
 	for _, m := range w.AddMembers {
 		args = append(args, m)
 	}
@@ -301,12 +305,32 @@ func (s *Store) Apply(ctx context.Context, w store.Write) (*store.Resource, erro
 	if w.Put == nil {
 		return nil, nil
 	}
+	var groups []string
+	if w.ReadGroups {
+		vals, ok := reply.([]any)
+		if !ok || len(vals) != 2 {
+			return nil, fmt.Errorf("redis store: apply %s: malformed reply %v", describe(w), reply)
+		}
+		ids, ok := vals[1].([]any)
+		if !ok {
+			return nil, fmt.Errorf("redis store: apply %s: malformed groups %v", describe(w), vals[1])
+		}
+		for _, g := range ids {
+			id, ok := g.(string)
+			if !ok {
+				return nil, fmt.Errorf("redis store: apply %s: malformed group id %v", describe(w), g)
+			}
+			groups = append(groups, id)
+		}
+		reply = vals[0]
+	}
 	version, ok := reply.(int64)
 	if !ok {
 		return nil, fmt.Errorf("redis store: apply %s: malformed reply %v", describe(w), reply)
 	}
 	out := *w.Put
 	out.Version = version
+	out.MemberOf = groups
 	out.Indexes = slices.Clone(w.Put.Indexes)
 	out.Data = slices.Clone(w.Put.Data)
 	return &out, nil

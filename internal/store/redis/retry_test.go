@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,20 +144,33 @@ func TestApplyRetriedAfterLostReply(t *testing.T) {
 	if r.Version != 2 {
 		t.Errorf("update: version %d, want 2", r.Version)
 	}
-	if n := proxy.dropped.Load(); n != 2 {
-		t.Fatalf("the proxy dropped %d replies, want 2: the test did not exercise a retry", n)
+
+	// A retried put that reads its resource's groups answers with them.
+	if _, err := s.Apply(ctx, store.Write{Put: group("g1", "Eng"), Group: "g1", AddMembers: []string{"u1"}}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.armed.Store(true)
+	r, err = s.Apply(ctx, store.Write{Put: user("u1", "alice3"), ExpectVersion: 2, ReadGroups: true})
+	if err != nil {
+		t.Fatalf("update with ReadGroups retried after its reply was lost: %v", err)
+	}
+	if r.Version != 3 || !slices.Equal(r.MemberOf, []string{"g1"}) {
+		t.Errorf("update with ReadGroups: version %d, MemberOf %q; want 3, [g1]", r.Version, r.MemberOf)
+	}
+	if n := proxy.dropped.Load(); n != 3 {
+		t.Fatalf("the proxy dropped %d replies, want 3: the test did not exercise a retry", n)
 	}
 
 	got, err := s.Get(ctx, store.KindUser, "u1")
-	if err != nil || got.Version != 2 {
-		t.Fatalf("stored: %+v, %v; want version 2", got, err)
+	if err != nil || got.Version != 3 {
+		t.Fatalf("stored: %+v, %v; want version 3", got, err)
 	}
 	entries, _, err := s.QueryReports(ctx, store.ReportQuery{User: "alice", Limit: 10})
 	if err != nil || len(entries) != 1 {
 		t.Errorf("report entries %+v, %v; want the create's one entry", entries, err)
 	}
 	// Another writer's stale write still fails.
-	if _, err := s.Apply(ctx, store.Write{Put: user("u1", "mallory"), ExpectVersion: 1}); !errors.Is(err, store.ErrVersionMismatch) {
+	if _, err := s.Apply(ctx, store.Write{Put: user("u1", "mallory"), ExpectVersion: 2}); !errors.Is(err, store.ErrVersionMismatch) {
 		t.Errorf("a stale update: %v, want ErrVersionMismatch", err)
 	}
 	if _, err := s.Apply(ctx, store.Write{Put: user("u1", "mallory")}); !errors.Is(err, store.ErrConflict) {

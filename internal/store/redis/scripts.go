@@ -112,6 +112,8 @@ end
 //	                 the Modified of the groups a delete or a touch
 //	                 re-versions, as resourceMeta encodes times ("" =
 //	                 Modified unchanged)
+//	readGroups       "1" when a put returns the groups of the resource
+//	                 (Write.ReadGroups), else ""
 //	nAdd, nAdd × member id, nRemove, nRemove × member id
 //	nMarks, nMarks × (queue pair number starting at 1, key, due ms)
 //	reportBase, nReports, nReports × (time key, user index number, app index number, record)
@@ -143,8 +145,9 @@ end
 // touched, with no precondition: concurrent touches commute, and a touch
 // retried after a lost reply changes nothing more.
 //
-// Returns the stored version for a put, the group's v, m and d fields for
-// a touch that changed it, 0 otherwise.
+// Returns the stored version for a put ({version, group ids} with
+// readGroups), the group's v, m and d fields for a touch that changed it,
+// 0 otherwise.
 // Errors, with nothing changed: "CONFLICT id" (create of an existing id),
 // "CONFLICT <index name>" (a unique key held by another resource), "VERSION <stored>",
 // "NOTFOUND resource", "NOTFOUND group".
@@ -161,7 +164,7 @@ for _ = 1, tonumber(nextArg()) do
   newIx[#newIx + 1] = {name, value, set}
 end
 local group, memberPrefix, groupsPrefix, groupMode = nextArg(), nextArg(), nextArg(), nextArg()
-local groupResPrefix, touched = nextArg(), nextArg()
+local groupResPrefix, touched, readGroups = nextArg(), nextArg(), nextArg() == '1'
 
 -- retouch re-versions the resource hash gk, when it exists: v + 1, and
 -- the Modified ("m") of its metadata set to touched unless touched is "".
@@ -183,12 +186,18 @@ for _ = 1, tonumber(nextArg()) do removes[#removes + 1] = nextArg() end
 
 -- Checks: nothing is written before all of them pass, except the claims
 -- of new unique index keys, which are given back before a conflict fails.
-local stored = false
-if op ~= 'none' then stored = redis.call('HGET', KEYS[1], 'v') end
+-- One read of the target's version, index entries and last write id.
+local stored, storedIx, storedWrite = false, false, false
+if op ~= 'none' then
+  local cur = redis.call('HMGET', KEYS[1], 'v', 'ix', 'w')
+  stored, storedIx, storedWrite = cur[1], cur[2], cur[3]
+end
 local version = 0
 if op == 'put' then
-  if stored and tonumber(stored) ~= expect and redis.call('HGET', KEYS[1], 'w') == writeID then
-    return tonumber(stored) -- this call's retry: it committed already
+  if stored and tonumber(stored) ~= expect and storedWrite == writeID then
+    -- This call's retry: it committed already.
+    if readGroups then return {tonumber(stored), redis.call('SMEMBERS', groupsPrefix .. id)} end
+    return tonumber(stored)
   end
   if expect == 0 then
     if stored then return redis.error_reply('CONFLICT id') end
@@ -236,10 +245,7 @@ local function addEntry(p)
   end
 end
 local oldIx = {}
-if stored then
-  local old = redis.call('HGET', KEYS[1], 'ix')
-  if old then oldIx = cjson.decode(old) end
-end
+if stored and storedIx then oldIx = cjson.decode(storedIx) end
 
 -- The last check: each unique index key the resource does not hold yet is
 -- claimed with HSETNX (one call where a check and a write took two); when
@@ -273,7 +279,8 @@ if op == 'put' then
   local ixJSON = '[]'
   if #newIx > 0 then ixJSON = cjson.encode(newIx) end
   redis.call('HSET', KEYS[1], 'v', version, 'm', meta, 'd', data, 'ix', ixJSON, 'w', writeID)
-  redis.call('ZADD', KEYS[2], 0, id)
+  -- An update's id is in the id set already.
+  if not stored then redis.call('ZADD', KEYS[2], 0, id) end
 elseif op == 'delete' then
   for _, p in ipairs(oldIx) do removeEntry(p) end
   redis.call('DEL', KEYS[1])
@@ -319,6 +326,9 @@ end
 if groupMode == 'touch' then
   if not effective then return 0 end
   return redis.call('HMGET', KEYS[3], 'v', 'm', 'd')
+end
+if op == 'put' and readGroups then
+  return {version, redis.call('SMEMBERS', groupsPrefix .. id)}
 end
 return version
 `)

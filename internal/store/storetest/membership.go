@@ -23,6 +23,7 @@ func membershipTests() []test {
 		{"DeleteGroupReversionsNoMember", testMembershipDeleteGroupReversionsNoMember},
 		{"UnknownGroupReads", testMembershipUnknownGroupReads},
 		{"GroupsOfMany", testMembershipGroupsOfMany},
+		{"ReadGroupsWithPut", testMembershipReadGroups},
 	}
 }
 
@@ -414,4 +415,35 @@ func testMembershipGroupsOfMany(t *testing.T, s store.Store) {
 	if len(empty) != 0 {
 		t.Errorf("GroupsOfMany(nil) = %v", empty)
 	}
+}
+
+// testMembershipReadGroups: a Put with ReadGroups returns, as MemberOf,
+// the groups its resource is in as of the write (the write's own
+// membership change included); without ReadGroups, or in no group,
+// MemberOf is empty.
+func testMembershipReadGroups(t *testing.T, s store.Store) {
+	alice := newUser("u1", "alice")
+	created := mustApply(t, s, store.Write{Put: alice, ReadGroups: true})
+	if len(created.MemberOf) != 0 {
+		t.Errorf("MemberOf of a user just created = %q, want none", created.MemberOf)
+	}
+	mustApply(t, s, store.Write{Put: newGroup("g1", "Eng"), Group: "g1", AddMembers: []string{"u1"}})
+	mustApply(t, s, store.Write{Put: newGroup("g2", "Ops"), Group: "g2", AddMembers: []string{"u1"}})
+	mustApply(t, s, store.Write{Put: newGroup("g3", "Sales")})
+
+	got := mustApply(t, s, store.Write{Put: alice, ExpectVersion: 1, ReadGroups: true})
+	want := *alice
+	want.Version = 2
+	checkResource(t, "user put with ReadGroups", got, &want)
+	wantSet(t, "MemberOf after an update", got.MemberOf, []string{"g1", "g2"})
+
+	got = mustApply(t, s, store.Write{Put: alice, ExpectVersion: 2, ReadGroups: true,
+		Group: "g3", AddMembers: []string{"u1"}})
+	wantSet(t, "MemberOf of a put that joins a group", got.MemberOf, []string{"g1", "g2", "g3"})
+
+	if got := mustApply(t, s, store.Write{Put: alice, ExpectVersion: 3}); got.MemberOf != nil {
+		t.Errorf("MemberOf without ReadGroups = %q, want nil", got.MemberOf)
+	}
+	_, err := s.Apply(t.Context(), store.Write{Put: alice, ExpectVersion: 1, ReadGroups: true})
+	wantErr(t, err, store.ErrVersionMismatch, "put with ReadGroups at a stale version")
 }

@@ -423,6 +423,11 @@ func (m *memStore) Apply(ctx context.Context, w store.Write) (*store.Resource, e
 		db.mark(mk)
 	}
 	db.insertReports(reports)
+	if w.ReadGroups {
+		if len(db.groupsOf[w.Put.ID]) > 0 {
+			out.MemberOf = setKeys(db.groupsOf[w.Put.ID])
+		}
+	}
 	return out, nil
 }
 

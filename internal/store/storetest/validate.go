@@ -95,6 +95,9 @@ func invalidWrites() []invalidWrite {
 			return extras(store.Write{Delete: &store.Ref{Kind: store.KindUser, ID: "u3"}, Group: "g1",
 				AddMembers: []string{"u2"}, Touch: true})
 		}},
+		{"ReadGroupsWithoutPut", func() store.Write {
+			return extras(store.Write{Group: "g1", AddMembers: []string{"u2"}, ReadGroups: true})
+		}},
 		{"MarkWithoutApp", func() store.Write {
 			return extras(store.Write{Put: bob(), Marks: []store.Mark{{Key: store.UserKey("u2"), Due: t0}}})
 		}},
