@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,11 +112,21 @@ func (r routeSet) add(path string, handlers map[string]echo.HandlerFunc) {
 
 // baseURL is the SCIM base URL for meta.location and Location headers.
 func (s *Server) baseURL(c echo.Context) string {
-	if s.opts.BaseURL != "" {
-		return strings.TrimSuffix(s.opts.BaseURL, "/") + "/scim/v2"
+	// A list page asks once per user and group: build it (Scheme reads
+	// the forwarding headers) once per request.
+	if u, ok := c.Get(ctxBaseURL).(string); ok {
+		return u
 	}
-	return c.Scheme() + "://" + c.Request().Host + "/scim/v2"
+	u := c.Scheme() + "://" + c.Request().Host + "/scim/v2"
+	if s.opts.BaseURL != "" {
+		u = strings.TrimSuffix(s.opts.BaseURL, "/") + "/scim/v2"
+	}
+	c.Set(ctxBaseURL, u)
+	return u
 }
+
+// ctxBaseURL caches baseURL within one request.
+const ctxBaseURL = "base_url"
 
 // document is a stored resource's attributes with id and meta added, the
 // form filters, PATCH and projection work on.
@@ -167,15 +178,16 @@ func (s *Server) appendRendered(dst []byte, c echo.Context, k *kind, r *store.Re
 	dst = jsondoc.AppendString(dst, r.ID)
 	dst = append(dst, `,"meta":{"resourceType":`...)
 	dst = jsondoc.AppendString(dst, k.rt.Name())
-	dst = append(dst, `,"created":`...)
-	dst = jsondoc.AppendString(dst, r.Created.UTC().Format(time.RFC3339Nano))
-	dst = append(dst, `,"lastModified":`...)
-	dst = jsondoc.AppendString(dst, r.Modified.UTC().Format(time.RFC3339Nano))
-	dst = append(dst, `,"location":`...)
+	// Times in RFC 3339 and the version's digits need no JSON escaping.
+	dst = append(dst, `,"created":"`...)
+	dst = r.Created.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","lastModified":"`...)
+	dst = r.Modified.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","location":`...)
 	dst = jsondoc.AppendString(dst, s.baseURL(c)+k.rt.Endpoint()+"/"+r.ID)
-	dst = append(dst, `,"version":`...)
-	dst = jsondoc.AppendString(dst, etag(r.Version))
-	dst = append(dst, '}')
+	dst = append(dst, `,"version":"W/\"`...)
+	dst = strconv.AppendInt(dst, r.Version, 10)
+	dst = append(dst, `\""}`...)
 	if len(extra) > 0 {
 		dst = append(dst, ',')
 		dst = append(dst, extra...)
